@@ -1,0 +1,1 @@
+//! The Realtime API's wire events: what we send ([`client`]) and what we accept ([`server`]).

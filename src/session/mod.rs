@@ -1,0 +1,1 @@
+//! A realtime session: worker thread, socket, reconnect, tools, events, handles.
