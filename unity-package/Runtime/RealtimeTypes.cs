@@ -1,0 +1,93 @@
+// Small public types shared by the session wrapper and the MonoBehaviour.
+using System;
+using RealtimeVoice.Native;
+
+namespace RealtimeVoice
+{
+    /// <summary>Session state; the values are the native RvState integers.</summary>
+    public enum RealtimeState
+    {
+        /// <summary>Created, not connected.</summary>
+        Idle = 0,
+        /// <summary>Opening the WebSocket.</summary>
+        Connecting = 1,
+        /// <summary>Socket open, session not configured yet.</summary>
+        Connected = 2,
+        /// <summary>session.updated received: audio flows.</summary>
+        Ready = 3,
+        /// <summary>Connection lost; retrying with backoff.</summary>
+        Reconnecting = 4,
+        /// <summary>Closed by the client (or destroyed).</summary>
+        Closed = 5,
+        /// <summary>Gave up (auth error, retries exhausted).</summary>
+        Failed = 6,
+    }
+
+    /// <summary>A native call failed: <see cref="Code"/> is the status, the message is rv_last_error's text.</summary>
+    public class RealtimeException : Exception
+    {
+        /// <summary>The native status code (see <see cref="RvStatus"/>).</summary>
+        public int Code { get; }
+
+        /// <summary>Creates the exception.</summary>
+        public RealtimeException(int code, string message)
+            : base(string.IsNullOrEmpty(message) ? RvStatus.Name(code) : RvStatus.Name(code) + ": " + message)
+        {
+            Code = code;
+        }
+    }
+
+    /// <summary>
+    /// Marks a public method as a tool the model may call. The JSON schema is generated from the
+    /// parameters (float/double/int/long/bool/string/enum; a default value makes it optional) and
+    /// arguments are bound by name from the call's JSON.
+    /// </summary>
+    [AttributeUsage(AttributeTargets.Method, AllowMultiple = false, Inherited = true)]
+    public sealed class RealtimeToolAttribute : Attribute
+    {
+        /// <summary>What the tool does, for the model.</summary>
+        public string Description { get; }
+
+        /// <summary>The tool's name; default: the method name in snake_case (MoveCube -> move_cube).</summary>
+        public string Name { get; set; }
+
+        /// <summary>Marks the method with a description for the model.</summary>
+        public RealtimeToolAttribute(string description)
+        {
+            Description = description;
+        }
+    }
+
+    /// <summary>Describes one parameter of a <see cref="RealtimeToolAttribute"/> method for the model.</summary>
+    [AttributeUsage(AttributeTargets.Parameter, AllowMultiple = false)]
+    public sealed class RealtimeToolParamAttribute : Attribute
+    {
+        /// <summary>The parameter's description in the schema.</summary>
+        public string Description { get; }
+
+        /// <summary>Describes the parameter.</summary>
+        public RealtimeToolParamAttribute(string description)
+        {
+            Description = description;
+        }
+    }
+
+    /// <summary>One tool call as delivered by rv_poll_tool_call, and what was answered.</summary>
+    public sealed class RealtimeToolCall
+    {
+        /// <summary>The call id to answer.</summary>
+        public string CallId { get; internal set; }
+        /// <summary>The tool's name.</summary>
+        public string Name { get; internal set; }
+        /// <summary>The parsed arguments, or null when the model sent invalid JSON.</summary>
+        public System.Collections.Generic.Dictionary<string, object> Arguments { get; internal set; }
+        /// <summary>The arguments exactly as the model sent them.</summary>
+        public string ArgumentsRaw { get; internal set; }
+        /// <summary>The output submitted for the model (null until answered).</summary>
+        public string Output { get; internal set; }
+        /// <summary>The handler's exception when it threw (its message went to the model as an error).</summary>
+        public Exception Exception { get; internal set; }
+        /// <summary>The call's JSON as polled.</summary>
+        public string Json { get; internal set; }
+    }
+}

@@ -1,0 +1,200 @@
+// The RealtimeVoice MonoBehaviour and the MoveCube sample, driven through the UnityEngine stub.
+#if RV_MONO_TESTS
+using System;
+using System.Collections.Generic;
+using System.Reflection;
+using RealtimeVoice.Native;
+using RealtimeVoice.Samples;
+using UnityEngine;
+using Component = RealtimeVoice.RealtimeVoice;
+
+namespace RealtimeVoice.Tests
+{
+    public static class ComponentTests
+    {
+        private static void SetField(object target, string name, object value)
+        {
+            var f = target.GetType().GetField(name, BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public);
+            if (f == null) throw new AssertionException("no field " + name);
+            f.SetValue(target, value);
+        }
+
+        [Test]
+        public static void ApiKeyIsNeverSerialized()
+        {
+            var f = typeof(Component).GetField("ApiKey");
+            Assert.True(f != null && f.IsDefined(typeof(NonSerializedAttribute), false), "ApiKey is [NonSerialized]");
+            var provider = typeof(Component).GetField("ClientSecretProvider");
+            Assert.True(provider.IsDefined(typeof(NonSerializedAttribute), false), "token provider is [NonSerialized]");
+            foreach (var field in typeof(Component).GetFields(BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public))
+            {
+                bool serialized = field.IsPublic ? !field.IsDefined(typeof(NonSerializedAttribute), false)
+                                                 : field.IsDefined(typeof(SerializeField), false);
+                if (serialized && field.FieldType == typeof(string))
+                    Assert.True(!field.Name.ToLowerInvariant().Contains("key") || field.Name == "apiKeyEnvironmentVariable",
+                                "no serialized key field: " + field.Name);
+            }
+        }
+
+        [Test]
+        public static void ConfigFromInspectorSettings()
+        {
+            var go = new GameObject("voice");
+            var v = go.AddComponent<Component>();
+            try
+            {
+                SetField(v, "connectOnStart", false);
+                SetField(v, "sessionOverridesJson", "{\"audio\":{\"input\":{\"transcription\":{\"model\":\"gpt-4o-mini-transcribe\"}}}}");
+                v.ApiKey = "sk-from-code";
+                var cfg = Json.ParseObject(v.BuildConfig(null).ToJson());
+                Assert.Equal("sk-from-code", Json.GetString(cfg, "api_key"), "key set from code");
+                Assert.Equal(48000.0, Json.GetNumber(cfg, "output_sample_rate"), "output rate from AudioSettings");
+                var session = Json.GetObject(cfg, "session");
+                var input = Json.GetObject(Json.GetObject(session, "audio"), "input");
+                Assert.Equal("server_vad", Json.GetString(Json.GetObject(input, "turn_detection"), "type"), "VAD on");
+                Assert.True(Json.GetObject(input, "transcription") != null, "overrides merged beside the VAD setting");
+                Assert.Equal("alloy", Json.GetString(Json.GetObject(Json.GetObject(session, "audio"), "output"), "voice"), "voice");
+
+                var withToken = Json.ParseObject(v.BuildConfig("ek_123").ToJson());
+                Assert.Equal("ek_123", Json.GetString(withToken, "client_secret"), "ephemeral token used");
+                Assert.True(Json.GetString(withToken, "api_key") == null, "no key sent along with a token");
+
+                v.PushToTalk = true;
+                var ptt = Json.ParseObject(v.BuildConfig(null).ToJson());
+                var pttInput = Json.GetObject(Json.GetObject(Json.GetObject(ptt, "session"), "audio"), "input");
+                Assert.True(pttInput.ContainsKey("turn_detection") && pttInput["turn_detection"] == null, "push-to-talk: turn_detection null");
+            }
+            finally
+            {
+                UnityEngine.Object.Destroy(go);
+            }
+        }
+
+        [Test]
+        public static void SubscriptionsAreReleasedOnDisable()
+        {
+            int audioBefore = AudioSettings.HandlerCount;
+            int reloadBefore = UnityEditor.AssemblyReloadEvents.BeforeHandlerCount;
+            var go = new GameObject("voice");
+            var v = go.AddComponent<Component>();
+            Assert.Equal(audioBefore + 1, AudioSettings.HandlerCount, "OnAudioConfigurationChanged subscribed");
+            Assert.Equal(reloadBefore + 1, UnityEditor.AssemblyReloadEvents.BeforeHandlerCount, "beforeAssemblyReload subscribed");
+            Assert.True(go.GetComponent<AudioSource>().isPlaying, "the playback source runs");
+            v.enabled = false;
+            Assert.Equal(audioBefore, AudioSettings.HandlerCount, "unsubscribed on disable");
+            Assert.Equal(reloadBefore, UnityEditor.AssemblyReloadEvents.BeforeHandlerCount, "unsubscribed on disable");
+            UnityEngine.Object.Destroy(go);
+        }
+
+        [Test]
+        public static void AudioCallbackIsSilentWithoutASession()
+        {
+            var go = new GameObject("voice");
+            var v = go.AddComponent<Component>();
+            var data = new float[512];
+            for (int i = 0; i < data.Length; i++) data[i] = 1f;
+            v.InvokeMessage("OnAudioFilterRead", data, 2);
+            foreach (var x in data) Assert.True(x == 0f, "silence");
+            UnityEngine.Object.Destroy(go);
+            for (int i = 0; i < data.Length; i++) data[i] = 1f;
+            v.InvokeMessage("OnAudioFilterRead", data, 2); // Unity may call it after OnDestroy
+            foreach (var x in data) Assert.True(x == 0f, "silence after destroy");
+        }
+
+        [Test]
+        public static void SampleRegistersMoveCubeAndMovesTheCube()
+        {
+            var go = new GameObject("bootstrap");
+            var sample = go.AddComponent<MoveCubeBootstrap>();
+            try
+            {
+                Assert.True(sample.Voice != null && sample.Cube != null, "sample built the cube and the voice component");
+                var registry = new ToolRegistry();
+                registry.RegisterMethods(sample);
+                var decl = (Dictionary<string, object>)registry.Declarations()[0];
+                Assert.Equal("move_cube", (string)decl["name"], "tool name");
+                Exception err;
+                string output = registry.Invoke("move_cube", "{\"dx\":1,\"dy\":2,\"dz\":-0.5}", out err);
+                Assert.True(err == null, "no error");
+                Assert.Equal("{\"ok\":true,\"position\":[1,2,-0.5]}", output, "output reports the position");
+                Assert.Equal(2f, sample.Cube.position.y, "cube moved");
+                registry.Invoke("move_cube", "{\"dx\":100,\"dy\":0,\"dz\":0}", out err);
+                Assert.True(sample.Cube.position.x <= 6.0001f, "steps are clamped: " + sample.Cube.position.x);
+            }
+            finally
+            {
+                UnityEngine.Object.Destroy(go);
+            }
+        }
+
+        [Test(Live = true)]
+        public static void ComponentCapturesMicPlaysModelAudioAndShutsDown()
+        {
+            AudioSettings.outputSampleRate = 48000;
+            Microphone.SimulatedChannels = 2; // a stereo mic exercises the downmix path
+            var go = new GameObject("voice");
+            var v = go.AddComponent<Component>();
+            var cube = new Cube();
+            var states = new List<RealtimeState>();
+            var transcripts = new List<string>();
+            try
+            {
+                v.Url = TestRunner.ServerUrl;
+                v.RegisterTools(cube);
+                v.onStateChanged.AddListener(s => states.Add(s));
+                v.onAssistantTranscript.AddListener((t, f) => { if (f) transcripts.Add(t); });
+                v.InvokeMessage("Start"); // connectOnStart
+                Assert.True(v.Session != null, "session created: " + string.Join(" | ", Debug.Messages.ToArray()));
+                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => v.InvokeMessage("Update"), 5000, "Ready");
+
+                // The simulated mic records 10 ms at a time (48 kHz stereo), as a device would; the
+                // component reads the looping clip from Update and streams it.
+                const int rate = 48000;
+                var chunk = new float[480 * 2];
+                var mono = new float[480];
+                var output = new float[1024 * 2];
+                long fed = 0, modelFrames = 0;
+                var sw = System.Diagnostics.Stopwatch.StartNew();
+                while (sw.ElapsedMilliseconds < 20000 && (transcripts.Count == 0 || modelFrames < rate))
+                {
+                    for (int k = 0; k < 3 && fed < rate * 25 / 10; k++)
+                    {
+                        LiveSessionTests.Speech(mono, 480, 1, rate, fed, fed >= rate * 12 / 10);
+                        for (int i = 0; i < 480; i++) chunk[2 * i] = chunk[2 * i + 1] = mono[i];
+                        Microphone.Feed(chunk);
+                        fed += 480;
+                    }
+                    v.InvokeMessage("Update");
+                    v.InvokeMessage("OnAudioFilterRead", output, 2);
+                    for (int i = 0; i < output.Length; i += 2)
+                        if (output[i] != 0f) modelFrames++;
+                    System.Threading.Thread.Sleep(10);
+                }
+                var stats = v.GetStats();
+                // Everything fed was pushed except the last partial 10 ms chunk: no gaps, no repeats.
+                Assert.True((long)stats.MicFramesIn >= fed - 480 && (long)stats.MicFramesIn <= fed,
+                            "mic frames pushed " + stats.MicFramesIn + " of " + fed);
+                Assert.True(modelFrames >= rate, "model audio came out of OnAudioFilterRead: " + modelFrames);
+                Assert.True(transcripts.Count >= 1, "assistant transcript raised as a UnityEvent");
+
+                // A device change re-reads the output rate; playback continues at the new rate.
+                AudioSettings.SimulateConfigurationChange(44100);
+                v.InvokeMessage("OnAudioFilterRead", output, 2);
+
+                // Domain reload: the component and every native session are destroyed.
+                ulong handle = v.Session.Handle;
+                UnityEditor.AssemblyReloadEvents.SimulateBeforeReload();
+                Assert.True(v.Session == null, "session released before the reload");
+                Assert.Equal(RvStatus.InvalidHandle, NativeMethods.rv_session_state(handle), "native session destroyed");
+                Assert.True(!Microphone.IsRecording(null), "microphone stopped");
+            }
+            finally
+            {
+                UnityEngine.Object.Destroy(go);
+                AudioSettings.outputSampleRate = 48000;
+                Microphone.SimulatedChannels = 1;
+            }
+        }
+    }
+}
+#endif

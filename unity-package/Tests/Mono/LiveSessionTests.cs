@@ -1,0 +1,175 @@
+// RealtimeSession against the local Realtime server (rv-mock-server), through the real
+// native library: connect, stream mic audio, server VAD, a move_cube tool call answered by a
+// C# handler, model audio pulled for playback, typed events.
+// RV_TEST_SERVER_URL: the server's ws:// URL. RV_TEST_SCRIPTED_TOOL=1: the server's first
+// response is the scripted move_cube call {"dx":1,"dy":0,"dz":0}.
+#if RV_MONO_TESTS
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using RealtimeVoice.Native;
+
+namespace RealtimeVoice.Tests
+{
+    public sealed class Cube
+    {
+        public double X, Y, Z;
+        public int Moves;
+
+        [RealtimeTool("Move the cube by a distance in meters.", Name = "move_cube")]
+        public string MoveCube(float dx, float dy, float dz)
+        {
+            X += dx;
+            Y += dy;
+            Z += dz;
+            Moves++;
+            return "{\"ok\":true}";
+        }
+    }
+
+    public static class LiveSessionTests
+    {
+        internal static bool ScriptedTool { get { return Environment.GetEnvironmentVariable("RV_TEST_SCRIPTED_TOOL") == "1"; } }
+
+        internal static string Config(int outputRate)
+        {
+            return new RealtimeConfig
+            {
+                Url = TestRunner.ServerUrl,
+                Instructions = "You control a cube.",
+                Voice = "alloy",
+                OutputSampleRate = outputRate,
+                OutputChannels = 2,
+                ServerVad = true,
+            }.ToJson();
+        }
+
+        /// <summary>Voice-like test signal: a few harmonics, syllable-rate envelope, about -12 dBFS.</summary>
+        internal static void Speech(float[] buf, int frames, int channels, int rate, long startFrame, bool silent)
+        {
+            for (int f = 0; f < frames; f++)
+            {
+                double t = (startFrame + f) / (double)rate;
+                double env = 0.6 + 0.4 * Math.Sin(2 * Math.PI * 4 * t);
+                double v = silent ? 0 : env * (0.2 * Math.Sin(2 * Math.PI * 180 * t) + 0.1 * Math.Sin(2 * Math.PI * 360 * t) +
+                                               0.05 * Math.Sin(2 * Math.PI * 720 * t));
+                for (int c = 0; c < channels; c++) buf[f * channels + c] = (float)v;
+            }
+        }
+
+        [Test(Live = true)]
+        public static void ConversationEndToEnd()
+        {
+            var cube = new Cube();
+            var kinds = new HashSet<RealtimeEventKind>();
+            var states = new List<RealtimeState>();
+            var assistantFinal = new List<string>();
+            var toolCalls = new List<RealtimeToolCall>();
+            var errors = new List<string>();
+            int rawEvents = 0;
+            const int rate = 48000, outChannels = 2;
+            using (var s = new RealtimeSession(Config(rate)))
+            {
+                s.RegisterTools(cube); // before Connect: goes into the first session.update
+                s.EventReceived += json => rawEvents++;
+                s.Event += ev => kinds.Add(ev.Kind);
+                s.StateChanged += st => states.Add(st);
+                s.AssistantTranscript += (text, final) => { if (final) assistantFinal.Add(text); };
+                s.ToolCalled += call => toolCalls.Add(call);
+                s.Error += (code, message, fatal) => errors.Add(code + ": " + message);
+                s.Connect();
+                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => s.Poll(), 5000, "Ready");
+                Assert.Equal(RealtimeState.Ready, s.State, "native state");
+
+                // Stream 1.2 s of speech then 1 s of silence from a 48 kHz mono mic in 20 ms pushes,
+                // pulling playback as an audio device would, until the responses are done.
+                var mic = new float[960];
+                var output = new float[480 * outChannels];
+                long micFrames = 0;
+                long modelFrames = 0;
+                double peak = 0;
+                int responsesDone = 0;
+                s.ResponseDone += (id, status) => responsesDone++;
+                int wanted = ScriptedTool ? 2 : 1; // tool call response, then the spoken answer
+                var sw = Stopwatch.StartNew();
+                while (sw.ElapsedMilliseconds < 20000)
+                {
+                    if (micFrames < rate * 22 / 10)
+                    {
+                        Speech(mic, 960, 1, rate, micFrames, micFrames >= rate * 12 / 10);
+                        s.PushMic(mic, 960, 1, rate);
+                        micFrames += 960;
+                    }
+                    s.Poll();
+                    for (int k = 0; k < 2; k++)
+                    {
+                        int got = s.PullPlayback(output, 480, outChannels, rate);
+                        Assert.True(got >= 0 && got <= 480, "pull returns frames with model audio: " + got);
+                        modelFrames += got;
+                        foreach (var x in output) peak = Math.Max(peak, Math.Abs(x));
+                    }
+                    if (responsesDone >= wanted && s.GetStats().PlaybackBufferedMs == 0 && modelFrames > 0) break;
+                    System.Threading.Thread.Sleep(10);
+                }
+                var stats = s.GetStats();
+                Assert.True(errors.Count == 0, "no errors: " + string.Join("; ", errors.ToArray()));
+                Assert.True(stats.MicFramesIn >= (ulong)rate, "mic frames counted: " + stats.MicFramesIn);
+                Assert.True(stats.AudioBytesSent > 0, "audio sent: " + stats.AudioBytesSent);
+                Assert.True(stats.AudioBytesReceived > 0, "model audio received: " + stats.AudioBytesReceived);
+                Assert.True(responsesDone >= wanted, "responses done: " + responsesDone);
+                // The default answer is ~1.5 s of model audio at 24 kHz -> ~72000 frames at 48 kHz.
+                Assert.True(modelFrames > rate, "model audio played: " + modelFrames + " frames");
+                Assert.True(peak > 0.01, "audible model audio, peak " + peak);
+                Assert.True(assistantFinal.Contains("Sure, moving the cube."), "final transcript: " + string.Join("|", assistantFinal.ToArray()));
+                foreach (var k in new[] { RealtimeEventKind.State, RealtimeEventKind.SessionReady, RealtimeEventKind.SpeechStarted,
+                                          RealtimeEventKind.SpeechStopped, RealtimeEventKind.ResponseStarted,
+                                          RealtimeEventKind.AssistantTranscript, RealtimeEventKind.ResponseDone })
+                    Assert.True(kinds.Contains(k), "typed event seen: " + k);
+                Assert.True(rawEvents >= kinds.Count, "raw JSON raised for every event");
+                if (ScriptedTool)
+                {
+                    Assert.Equal(1, toolCalls.Count, "one tool call dispatched");
+                    Assert.Equal("move_cube", toolCalls[0].Name, "tool name");
+                    Assert.Equal("{\"ok\":true}", toolCalls[0].Output, "handler output submitted");
+                    Assert.True(toolCalls[0].Exception == null, "handler did not throw");
+                    Assert.Equal(1, cube.Moves, "handler ran once");
+                    Assert.Equal(1.0, cube.X, "dx applied from the model's arguments");
+                    Assert.True(stats.ToolCalls >= 1, "native counted the call");
+                }
+                s.Close();
+                Assert.Eventually(() => s.State == RealtimeState.Closed, () => s.Poll(), 3000, "Closed after Close");
+            }
+        }
+
+        [Test(Live = true)]
+        public static void TextTurnAndCancel()
+        {
+            var finals = new List<string>();
+            var states = new List<RealtimeState>();
+            int started = 0;
+            using (var s = new RealtimeSession(Config(44100)))
+            {
+                s.StateChanged += st => states.Add(st);
+                s.AssistantTranscript += (t, f) => { if (f) finals.Add(t); };
+                s.ResponseStarted += id => started++;
+                s.Connect();
+                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => s.Poll(), 5000, "Ready");
+                s.SendText("Move the cube to the left, s'il vous plaît ✓");
+                var buf = new float[441 * 2];
+                long frames = 0;
+                Assert.Eventually(() => frames > 0, () => { s.Poll(); frames += s.PullPlayback(buf, 441, 2, 44100); }, 10000,
+                                  "model audio at 44.1 kHz");
+                Assert.True(started >= 1, "response started");
+                s.CancelResponse(); // barge-in by button: playback is flushed at once
+                long after = 0;
+                for (int i = 0; i < 20; i++)
+                {
+                    s.Poll();
+                    after += s.PullPlayback(buf, 441, 2, 44100);
+                }
+                Assert.True(after < 441 * 20, "playback stops after cancel (" + after + " frames)");
+            }
+        }
+    }
+}
+#endif

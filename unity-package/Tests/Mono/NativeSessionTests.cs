@@ -1,0 +1,181 @@
+// RealtimeSession through P/Invoke against the real native library, without a server.
+#if RV_MONO_TESTS
+using System;
+using System.Collections.Generic;
+using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
+using RealtimeVoice.Native;
+
+namespace RealtimeVoice.Tests
+{
+    public static class NativeSessionTests
+    {
+        // Loopback ws:// needs no credential and opens no connection until Connect.
+        internal const string OfflineConfig = "{\"url\":\"ws://127.0.0.1:9/v1/realtime\"}";
+
+        [Test]
+        public static void VersionIsASemver()
+        {
+            string v = RealtimeSession.NativeVersion;
+            Assert.True(v != null && Regex.IsMatch(v, @"^\d+\.\d+\.\d+"), "rv_version: " + v);
+        }
+
+        [Test]
+        public static void StatsStructMatchesTheHeaderLayout()
+        {
+            // 10 x u64, 4 x u32/i32 after the first five, then i32 f32 i32 i32: 112 bytes, no padding.
+            Assert.Equal(112, Marshal.SizeOf(typeof(RvStats)), "sizeof(RvStats)");
+            Assert.Equal(40, (int)Marshal.OffsetOf(typeof(RvStats), "PlaybackBufferedMs"), "offset of playback_buffered_ms");
+            Assert.Equal(56, (int)Marshal.OffsetOf(typeof(RvStats), "AudioBytesReceived"), "offset of audio_bytes_received");
+            Assert.Equal(96, (int)Marshal.OffsetOf(typeof(RvStats), "EchoDelayMs"), "offset of echo_delay_ms");
+        }
+
+        [Test]
+        public static void InvalidConfigThrowsWithCodeAndMessageButNoSecret()
+        {
+            var e = Assert.Throws<RealtimeException>(
+                () => new RealtimeSession("{\"url\":\"ws://127.0.0.1:9/v1/realtime\",\"api_key\":\"sk-test-SECRET-42\",\"modle\":\"x\"}"),
+                "unknown key");
+            Assert.Equal(RvStatus.InvalidConfig, e.Code, "status code");
+            Assert.True(e.Message.Contains("modle"), "the message names the bad key: " + e.Message);
+            Assert.True(!e.Message.Contains("SECRET-42"), "the message never quotes the key: " + e.Message);
+
+            var notJson = Assert.Throws<RealtimeException>(() => new RealtimeSession("{not json"), "not JSON");
+            Assert.True(notJson.Code == RvStatus.InvalidConfig || notJson.Code == RvStatus.InvalidArgument, "code " + notJson.Code);
+
+            var remotePlain = Assert.Throws<RealtimeException>(
+                () => new RealtimeSession("{\"url\":\"ws://example.com/v1/realtime\",\"api_key\":\"sk-x\"}"), "plain ws to a remote host");
+            Assert.Equal(RvStatus.InvalidConfig, remotePlain.Code, "ws:// only to loopback");
+        }
+
+        [Test]
+        public static void Utf8StringsCrossTheBoundary()
+        {
+            // Non-ASCII instructions must arrive as UTF-8 (Mono's default marshalling may not be).
+            string config = "{\"url\":\"ws://127.0.0.1:9/v1/realtime\",\"session\":{\"instructions\":\"Parle français, 日本語も 😀\"}}";
+            using (var s = new RealtimeSession(config))
+            {
+                Assert.Equal(RealtimeState.Idle, s.State, "new session is idle");
+                s.UpdateSession("{\"instructions\":\"Ünïcödé ✓\"}");
+                var e = Assert.Throws<RealtimeException>(() => s.UpdateSession("{\"instructions\":"), "invalid session JSON");
+                Assert.True(e.Code < 0, "negative status");
+            }
+        }
+
+        [Test]
+        public static void DisposeIsIdempotentAndMakesEveryCallSafe()
+        {
+            var s = new RealtimeSession(OfflineConfig);
+            ulong handle = s.Handle;
+            Assert.True(handle != 0, "handle assigned");
+            s.Dispose();
+            s.Dispose();
+            Assert.True(s.IsDisposed, "disposed");
+            Assert.Equal(RealtimeState.Closed, s.State, "state after dispose");
+            Assert.Equal(RvStatus.InvalidHandle, NativeMethods.rv_session_state(handle), "destroyed handle is invalid natively");
+            Assert.Equal(0, s.Poll(), "poll after dispose");
+            s.Close(); // no-op
+            var buf = new float[960];
+            for (int i = 0; i < buf.Length; i++) buf[i] = 1f;
+            Assert.Equal(0, s.PullPlayback(buf, 480, 2, 48000), "pull after dispose");
+            foreach (var x in buf) Assert.True(x == 0f, "silence after dispose");
+            Assert.Throws<ObjectDisposedException>(() => s.SendText("hi"), "SendText after dispose");
+            Assert.Equal(RvStatus.InvalidHandle, s.TryPushMic(buf, 480, 2, 48000), "push after dispose");
+        }
+
+        [Test]
+        public static void PullPlaybackNeverThrowsOnBadSizes()
+        {
+            using (var s = new RealtimeSession(OfflineConfig))
+            {
+                var buf = new float[100];
+                for (int i = 0; i < buf.Length; i++) buf[i] = 0.5f;
+                Assert.Equal(0, s.PullPlayback(buf, 480, 2, 48000), "frames beyond the buffer");
+                foreach (var x in buf) Assert.True(x == 0f, "cleared instead of overrun");
+                Assert.Equal(0, s.PullPlayback(buf, 10, 0, 48000), "zero channels");
+                Assert.Equal(0, s.PullPlayback(null, 10, 2, 48000), "null buffer");
+                for (int i = 0; i < buf.Length; i++) buf[i] = 0.5f;
+                int frames = s.PullPlayback(buf, 50, 2, 48000);
+                Assert.Equal(0, frames, "no model audio before connecting");
+                foreach (var x in buf) Assert.True(x == 0f, "the native side fills silence");
+                Assert.Throws<ArgumentException>(() => s.PushMic(buf, 200, 1, 48000), "push beyond the buffer");
+            }
+        }
+
+        [Test]
+        public static void HandlesAreUniqueAndNeverReused()
+        {
+            var seen = new HashSet<ulong>();
+            for (int i = 0; i < 5; i++)
+            {
+                using (var s = new RealtimeSession(OfflineConfig))
+                {
+                    Assert.True(seen.Add(s.Handle), "handle " + s.Handle + " is new");
+                }
+            }
+        }
+
+        [Test]
+        public static void FinalizerDestroysAForgottenSession()
+        {
+            ulong handle = CreateAndForget();
+            Assert.True(NativeMethods.rv_session_state(handle) >= 0, "alive before collection");
+            for (int i = 0; i < 5 && NativeMethods.rv_session_state(handle) >= 0; i++)
+            {
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+            }
+            Assert.Equal(RvStatus.InvalidHandle, NativeMethods.rv_session_state(handle), "destroyed by the finalizer");
+        }
+
+        private static ulong CreateAndForget()
+        {
+            var s = new RealtimeSession(OfflineConfig);
+            return s.Handle;
+        }
+
+        [Test]
+        public static void DestroyAllDestroysLiveSessions()
+        {
+            var a = new RealtimeSession(OfflineConfig);
+            var b = new RealtimeSession(OfflineConfig);
+            ulong ha = a.Handle, hb = b.Handle;
+            int n = RealtimeSession.DestroyAll();
+            Assert.True(n >= 2, "destroyed " + n);
+            Assert.Equal(RvStatus.InvalidHandle, NativeMethods.rv_session_state(ha), "a destroyed");
+            Assert.Equal(RvStatus.InvalidHandle, NativeMethods.rv_session_state(hb), "b destroyed");
+            Assert.Equal(RealtimeState.Closed, a.State, "wrapper sees Closed");
+            a.Dispose(); // destroying an already destroyed handle is harmless
+            b.Dispose();
+        }
+
+        [Test]
+        public static void ToolsRegisteredBeforeConnectAreAcceptedByTheNativeSession()
+        {
+            using (var s = new RealtimeSession(OfflineConfig))
+            {
+                s.RegisterTools(new SampleTools());
+                s.RegisterTool("echo", "Echo.", "{\"type\":\"object\",\"properties\":{}}", a => a);
+                s.FlushTools(); // rv_update_session({"tools":[...],"tool_choice":"auto"})
+                Assert.Equal(5, s.Tools.Count, "five tools");
+                Assert.Equal(0, s.Poll(), "nothing queued before connect");
+            }
+        }
+
+        [Test]
+        public static void LastErrorIsReadableAfterAFailure()
+        {
+            ulong h;
+            int rc = NativeMethods.rv_session_create(NativeMethods.Utf8("{\"bogus\":1}"), out h);
+            Assert.Equal(RvStatus.InvalidConfig, rc, "rejected");
+            string message = NativeMethods.LastError();
+            Assert.True(message.Contains("bogus"), "rv_last_error names the key: " + message);
+            int len;
+            var small = new byte[4];
+            rc = NativeMethods.rv_last_error(small, small.Length, out len);
+            Assert.Equal(RvStatus.BufferTooSmall, rc, "small buffer");
+            Assert.True(len > 4, "needed length reported: " + len);
+        }
+    }
+}
+#endif

@@ -1,0 +1,406 @@
+// A minimal stand-in for UnityEngine.dll so the package's scripts compile and run under plain
+// Mono (Tests/run-mono-tests.sh). Only what the scripts use, with just enough behaviour for the
+// tests: a simulated microphone whose position tests advance, AudioClip sample storage, and
+// GameObject/Component bookkeeping. Unity never compiles this file (RV_MONO_TESTS is never
+// defined inside Unity, and the Tests folder's asmdef has an unsatisfiable define constraint).
+#if RV_MONO_TESTS
+using System;
+using System.Collections.Generic;
+
+namespace UnityEngine
+{
+    public class Object
+    {
+        public string name { get; set; }
+        internal bool destroyed;
+
+        public static void Destroy(Object obj)
+        {
+            if (obj == null) return;
+            obj.destroyed = true;
+            var go = obj as GameObject;
+            if (go != null) go.DestroyAll();
+        }
+
+        public static void DestroyImmediate(Object obj) { Destroy(obj); }
+    }
+
+    public class Component : Object
+    {
+        public GameObject gameObject { get; internal set; }
+        public Transform transform { get { return gameObject.transform; } }
+        public T GetComponent<T>() where T : Component { return gameObject.GetComponent<T>(); }
+    }
+
+    public class Behaviour : Component
+    {
+        private bool _enabled = true;
+        public bool enabled
+        {
+            get { return _enabled; }
+            set
+            {
+                if (_enabled == value) return;
+                _enabled = value;
+                var mb = this as MonoBehaviour;
+                if (mb != null) mb.InvokeMessage(value ? "OnEnable" : "OnDisable");
+            }
+        }
+    }
+
+    /// <summary>Tests drive the Unity messages (Awake, OnEnable, Start, Update, ...) by name.</summary>
+    public class MonoBehaviour : Behaviour
+    {
+        public void InvokeMessage(string message, params object[] args)
+        {
+            var m = GetType().GetMethod(message, System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public |
+                                                 System.Reflection.BindingFlags.NonPublic);
+            if (m != null) m.Invoke(this, args);
+        }
+    }
+
+    public sealed class Transform : Component
+    {
+        public Vector3 position { get; set; }
+        public Vector3 localPosition { get { return position; } set { position = value; } }
+        public Vector3 localScale { get; set; }
+        public void Translate(Vector3 delta) { position = position + delta; }
+        public void LookAt(Vector3 target) { }
+    }
+
+    public sealed class GameObject : Object
+    {
+        private readonly List<Component> _components = new List<Component>();
+        public Transform transform { get; private set; }
+
+        public GameObject() : this("GameObject") { }
+
+        public GameObject(string name)
+        {
+            this.name = name;
+            transform = new Transform { gameObject = this };
+            _components.Add(transform);
+        }
+
+        public T AddComponent<T>() where T : Component, new()
+        {
+            var c = new T { gameObject = this };
+            _components.Add(c);
+            // RequireComponent is honoured for the one case the package uses.
+            foreach (RequireComponent req in typeof(T).GetCustomAttributes(typeof(RequireComponent), true))
+            {
+                if (req.m_Type0 == typeof(AudioSource) && GetComponent<AudioSource>() == null)
+                    _components.Insert(_components.Count - 1, new AudioSource { gameObject = this });
+            }
+            var mb = c as MonoBehaviour;
+            if (mb != null)
+            {
+                mb.InvokeMessage("Awake");
+                mb.InvokeMessage("OnEnable");
+            }
+            return c;
+        }
+
+        public T GetComponent<T>() where T : Component
+        {
+            foreach (var c in _components)
+                if (c is T) return (T)c;
+            return null;
+        }
+
+        internal void DestroyAll()
+        {
+            foreach (var c in _components.ToArray())
+            {
+                var mb = c as MonoBehaviour;
+                if (mb != null)
+                {
+                    if (mb.enabled) mb.InvokeMessage("OnDisable");
+                    mb.InvokeMessage("OnDestroy");
+                }
+            }
+        }
+
+        public static GameObject CreatePrimitive(PrimitiveType type)
+        {
+            var go = new GameObject(type.ToString());
+            go.AddComponent<MeshRenderer>();
+            return go;
+        }
+
+        public static GameObject Find(string name) { return null; }
+    }
+
+    public enum PrimitiveType { Sphere, Capsule, Cylinder, Cube, Plane, Quad }
+
+    public class Renderer : Component
+    {
+        private Material _material = new Material();
+        public Material material { get { return _material; } set { _material = value; } }
+    }
+
+    public sealed class MeshRenderer : Renderer { }
+
+    public sealed class Material
+    {
+        public Color color { get; set; }
+    }
+
+    public sealed class Light : Behaviour
+    {
+        public LightType type { get; set; }
+        public float intensity { get; set; }
+    }
+
+    public enum LightType { Spot, Directional, Point }
+
+    public sealed class Camera : Behaviour
+    {
+        public static Camera main { get; set; }
+    }
+
+    public struct Color
+    {
+        public float r, g, b, a;
+        public Color(float r, float g, float b, float a = 1f) { this.r = r; this.g = g; this.b = b; this.a = a; }
+        public static Color white { get { return new Color(1, 1, 1); } }
+    }
+
+    public struct Vector3
+    {
+        public float x, y, z;
+        public Vector3(float x, float y, float z) { this.x = x; this.y = y; this.z = z; }
+        public static Vector3 zero { get { return new Vector3(0, 0, 0); } }
+        public static Vector3 one { get { return new Vector3(1, 1, 1); } }
+        public static Vector3 operator +(Vector3 a, Vector3 b) { return new Vector3(a.x + b.x, a.y + b.y, a.z + b.z); }
+        public static Vector3 operator -(Vector3 a, Vector3 b) { return new Vector3(a.x - b.x, a.y - b.y, a.z - b.z); }
+        public static Vector3 operator *(Vector3 a, float d) { return new Vector3(a.x * d, a.y * d, a.z * d); }
+        public static Vector3 ClampMagnitude(Vector3 v, float max)
+        {
+            float m = (float)Math.Sqrt(v.x * v.x + v.y * v.y + v.z * v.z);
+            return m > max && m > 0 ? v * (max / m) : v;
+        }
+        public override string ToString() { return "(" + x + ", " + y + ", " + z + ")"; }
+    }
+
+    public static class Mathf
+    {
+        public static int Clamp(int v, int min, int max) { return v < min ? min : v > max ? max : v; }
+        public static float Clamp(float v, float min, float max) { return v < min ? min : v > max ? max : v; }
+    }
+
+    public static class Time
+    {
+        public static float deltaTime { get; set; }
+        public static float unscaledDeltaTime { get; set; }
+    }
+
+    public static class Application
+    {
+        public static bool isPlaying { get; set; }
+    }
+
+    public static class Debug
+    {
+        public static readonly List<string> Messages = new List<string>();
+        public static void Log(object m) { Messages.Add("log: " + m); }
+        public static void LogWarning(object m) { Messages.Add("warning: " + m); }
+        public static void LogError(object m) { Messages.Add("error: " + m); }
+        public static void LogException(Exception e) { Messages.Add("exception: " + e); }
+    }
+
+    public enum KeyCode { None = 0, Space = 32, T = 116, V = 118 }
+
+    public static class Input
+    {
+        public static readonly HashSet<KeyCode> Down = new HashSet<KeyCode>();
+        public static readonly HashSet<KeyCode> Up = new HashSet<KeyCode>();
+        public static bool GetKeyDown(KeyCode k) { return Down.Contains(k); }
+        public static bool GetKeyUp(KeyCode k) { return Up.Contains(k); }
+        public static bool GetKey(KeyCode k) { return Down.Contains(k); }
+    }
+
+    public sealed class AudioClip : Object
+    {
+        internal float[] data;
+        public int samples { get; private set; }
+        public int channels { get; private set; }
+        public int frequency { get; private set; }
+
+        public static AudioClip Create(string name, int lengthSamples, int channels, int frequency, bool stream)
+        {
+            return new AudioClip
+            {
+                name = name, samples = lengthSamples, channels = channels, frequency = frequency,
+                data = new float[lengthSamples * channels],
+            };
+        }
+
+        // As documented for Unity: a read past the end wraps to the start of the clip.
+        public bool GetData(float[] buffer, int offsetSamples)
+        {
+            int frames = buffer.Length / channels;
+            for (int f = 0; f < frames; f++)
+            {
+                int src = (offsetSamples + f) % samples;
+                for (int c = 0; c < channels; c++) buffer[f * channels + c] = data[src * channels + c];
+            }
+            return true;
+        }
+
+        public bool SetData(float[] buffer, int offsetSamples)
+        {
+            int frames = buffer.Length / channels;
+            for (int f = 0; f < frames; f++)
+            {
+                int dst = (offsetSamples + f) % samples;
+                for (int c = 0; c < channels; c++) data[dst * channels + c] = buffer[f * channels + c];
+            }
+            return true;
+        }
+    }
+
+    public sealed class AudioSource : Behaviour
+    {
+        public AudioClip clip { get; set; }
+        public bool loop { get; set; }
+        public bool playOnAwake { get; set; }
+        public float spatialBlend { get; set; }
+        public bool isPlaying { get; private set; }
+        public void Play() { isPlaying = true; }
+        public void Stop() { isPlaying = false; }
+    }
+
+    public static class AudioSettings
+    {
+        public delegate void AudioConfigurationChangeHandler(bool deviceWasChanged);
+        public static event AudioConfigurationChangeHandler OnAudioConfigurationChanged;
+        public static int outputSampleRate { get; set; }
+
+        static AudioSettings() { outputSampleRate = 48000; }
+
+        /// <summary>Test hook: change the rate and notify, as a device change would.</summary>
+        public static void SimulateConfigurationChange(int newRate)
+        {
+            outputSampleRate = newRate;
+            var h = OnAudioConfigurationChanged;
+            if (h != null) h(true);
+        }
+
+        public static int HandlerCount
+        {
+            get { var h = OnAudioConfigurationChanged; return h == null ? 0 : h.GetInvocationList().Length; }
+        }
+    }
+
+    /// <summary>A simulated microphone: tests write samples with Feed, which advances the position.</summary>
+    public static class Microphone
+    {
+        public static string[] devices = { "Stub Microphone" };
+        public static int SimulatedChannels = 1;
+        private static AudioClip s_clip;
+        private static int s_position;
+        private static bool s_recording;
+
+        public static AudioClip Start(string deviceName, bool loop, int lengthSec, int frequency)
+        {
+            s_clip = AudioClip.Create("Microphone", lengthSec * frequency, SimulatedChannels, frequency, false);
+            s_position = 0;
+            s_recording = true;
+            return s_clip;
+        }
+
+        public static void End(string deviceName) { s_recording = false; }
+        public static bool IsRecording(string deviceName) { return s_recording; }
+        public static int GetPosition(string deviceName) { return s_recording ? s_position : 0; }
+
+        public static void GetDeviceCaps(string deviceName, out int minFreq, out int maxFreq)
+        {
+            minFreq = 0;
+            maxFreq = 0;
+        }
+
+        /// <summary>Test hook: the device records these interleaved samples (wrapping in the clip).</summary>
+        public static void Feed(float[] interleaved)
+        {
+            if (!s_recording) return;
+            s_clip.SetData(interleaved, s_position);
+            s_position = (s_position + interleaved.Length / s_clip.channels) % s_clip.samples;
+        }
+    }
+
+    [AttributeUsage(AttributeTargets.Field)] public sealed class SerializeField : Attribute { }
+    [AttributeUsage(AttributeTargets.Field)] public sealed class HideInInspector : Attribute { }
+    [AttributeUsage(AttributeTargets.Field, AllowMultiple = true)]
+    public sealed class HeaderAttribute : Attribute { public HeaderAttribute(string header) { } }
+    [AttributeUsage(AttributeTargets.Field)]
+    public sealed class TooltipAttribute : Attribute { public TooltipAttribute(string tooltip) { } }
+    [AttributeUsage(AttributeTargets.Field)]
+    public sealed class TextAreaAttribute : Attribute { public TextAreaAttribute() { } public TextAreaAttribute(int minLines, int maxLines) { } }
+    [AttributeUsage(AttributeTargets.Field)]
+    public sealed class RangeAttribute : Attribute { public RangeAttribute(float min, float max) { } }
+    [AttributeUsage(AttributeTargets.Class)] public sealed class DisallowMultipleComponent : Attribute { }
+    [AttributeUsage(AttributeTargets.Class)]
+    public sealed class AddComponentMenu : Attribute { public AddComponentMenu(string menuName) { } }
+    [AttributeUsage(AttributeTargets.Class, AllowMultiple = true)]
+    public sealed class RequireComponent : Attribute
+    {
+        public Type m_Type0;
+        public RequireComponent(Type requiredComponent) { m_Type0 = requiredComponent; }
+    }
+}
+
+namespace UnityEngine.Events
+{
+    public abstract class UnityEventBase
+    {
+    }
+
+    public class UnityEvent : UnityEventBase
+    {
+        private Action _calls;
+        public void AddListener(Action call) { _calls += call; }
+        public void RemoveListener(Action call) { _calls -= call; }
+        public void Invoke() { if (_calls != null) _calls(); }
+    }
+
+    public class UnityEvent<T0> : UnityEventBase
+    {
+        private Action<T0> _calls;
+        public void AddListener(Action<T0> call) { _calls += call; }
+        public void RemoveListener(Action<T0> call) { _calls -= call; }
+        public void Invoke(T0 a) { if (_calls != null) _calls(a); }
+    }
+
+    public class UnityEvent<T0, T1> : UnityEventBase
+    {
+        private Action<T0, T1> _calls;
+        public void AddListener(Action<T0, T1> call) { _calls += call; }
+        public void RemoveListener(Action<T0, T1> call) { _calls -= call; }
+        public void Invoke(T0 a, T1 b) { if (_calls != null) _calls(a, b); }
+    }
+
+    public class UnityEvent<T0, T1, T2> : UnityEventBase
+    {
+        private Action<T0, T1, T2> _calls;
+        public void AddListener(Action<T0, T1, T2> call) { _calls += call; }
+        public void RemoveListener(Action<T0, T1, T2> call) { _calls -= call; }
+        public void Invoke(T0 a, T1 b, T2 c) { if (_calls != null) _calls(a, b, c); }
+    }
+}
+
+namespace UnityEngine.Scripting
+{
+    [AttributeUsage(AttributeTargets.All)] public sealed class PreserveAttribute : Attribute { }
+}
+
+namespace UnityEngine.Android
+{
+    public static class Permission
+    {
+        public const string Microphone = "android.permission.RECORD_AUDIO";
+        public static bool HasUserAuthorizedPermission(string permission) { return true; }
+        public static void RequestUserPermission(string permission) { }
+    }
+}
+#endif

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Builds the native library, compiles the UnityEngine stubs + Runtime + sample + tests with mcs,
+# starts the local Realtime server, runs the C# tests under Mono and stops the server.
+# Also compiles the Runtime for the other Unity configurations (player, iOS, Android) and runs
+# the .unitypackage / .meta checks.
+#
+#   unity-package/Tests/run-mono-tests.sh [test-name-filter]
+#
+# Env: RV_PROFILE=release to use target/release; RV_SKIP_CARGO=1 to use an existing build;
+#      RV_NO_SERVER=1 to run without the server (live tests are then skipped).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PKG="$(dirname "$HERE")"
+ROOT="$(dirname "$PKG")"
+OUT="${RV_TEST_OUT:-$ROOT/target/mono-tests}"
+PROFILE="${RV_PROFILE:-debug}"
+FILTER="${1:-}"
+mkdir -p "$OUT"
+
+for tool in mcs mono cargo python3; do
+  command -v "$tool" >/dev/null || { echo "run-mono-tests: '$tool' not found" >&2; exit 2; }
+done
+
+# 1. Native library (and the server binary).
+if [[ "${RV_SKIP_CARGO:-0}" != "1" ]]; then
+  cargo_flags=()
+  [[ "$PROFILE" == "release" ]] && cargo_flags+=(--release)
+  (cd "$ROOT" && cargo build -q -p realtime_voice ${cargo_flags[@]+"${cargo_flags[@]}"})
+  if [[ "${RV_NO_SERVER:-0}" != "1" ]]; then
+    (cd "$ROOT" && cargo build -q -p rv-mock-server ${cargo_flags[@]+"${cargo_flags[@]}"})
+  fi
+fi
+LIBDIR="$ROOT/target/$PROFILE"
+[[ -f "$LIBDIR/librealtime_voice.so" ]] || { echo "run-mono-tests: $LIBDIR/librealtime_voice.so missing" >&2; exit 2; }
+
+# 2. Compile. Warnings are errors for our code (CS1591 = missing XML doc is not enforced).
+MCS=(mcs -nologo -langversion:7.2 -debug -warnaserror+ -nowarn:1591)
+"${MCS[@]}" -target:library -define:RV_MONO_TESTS -out:"$OUT/UnityEngine.dll" "$HERE/Stubs/UnityEngine.cs"
+"${MCS[@]}" -target:library -define:RV_MONO_TESTS -out:"$OUT/UnityEditor.dll" "$HERE/Stubs/UnityEditor.cs"
+RUNTIME_SRC=$(find "$PKG/Runtime" -name '*.cs' | sort)
+# The Runtime must also compile in the other Unity configurations (player, iOS __Internal, Android).
+for defs in "UNITY_2019_4_OR_NEWER" "UNITY_2019_4_OR_NEWER;UNITY_IOS" "UNITY_2019_4_OR_NEWER;UNITY_ANDROID"; do
+  # shellcheck disable=SC2086
+  "${MCS[@]}" -target:library -define:"$defs" -r:"$OUT/UnityEngine.dll" -out:"$OUT/check.dll" $RUNTIME_SRC
+done
+# The editor configuration is the one the tests run (domain-reload path included).
+# shellcheck disable=SC2086
+"${MCS[@]}" -target:library -define:"UNITY_2019_4_OR_NEWER;UNITY_EDITOR" -r:"$OUT/UnityEngine.dll" -r:"$OUT/UnityEditor.dll" \
+  -out:"$OUT/RealtimeVoice.Runtime.dll" $RUNTIME_SRC
+# The pure C# part (no UnityEngine) must compile on its own: outside tools drive sessions with it.
+PURE_SRC=$(find "$PKG/Runtime" -name '*.cs' ! -name 'RealtimeVoice.cs' | sort)
+# shellcheck disable=SC2086
+"${MCS[@]}" -target:library -out:"$OUT/RealtimeVoice.Core.dll" $PURE_SRC
+# shellcheck disable=SC2086
+"${MCS[@]}" -target:library -define:"UNITY_2019_4_OR_NEWER" -r:"$OUT/UnityEngine.dll" -r:"$OUT/RealtimeVoice.Runtime.dll" \
+  -out:"$OUT/RealtimeVoice.Samples.dll" $(find "$PKG/Samples~" -name '*.cs' | sort)
+# shellcheck disable=SC2086
+"${MCS[@]}" -target:exe -define:RV_MONO_TESTS -r:"$OUT/UnityEngine.dll" -r:"$OUT/UnityEditor.dll" \
+  -r:"$OUT/RealtimeVoice.Runtime.dll" -r:"$OUT/RealtimeVoice.Samples.dll" \
+  -out:"$OUT/RealtimeVoice.Tests.exe" $(find "$HERE/Mono" -name '*.cs' | sort)
+
+# 3. Package checks (metas, GUIDs, builder output).
+python3 "$ROOT/tools/check_unity_package.py" "$PKG"
+python3 -m unittest -q "$ROOT/tools/test_build_unitypackage.py" 2>&1 | tail -n 3
+
+# 4. The local Realtime server, on a free port, its first response a scripted move_cube call.
+SERVER_PID=""
+cleanup() {
+  if [[ -n "$SERVER_PID" ]]; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+
+export RV_TEST_SERVER_URL=""
+export RV_TEST_SCRIPTED_TOOL=0
+if [[ "${RV_NO_SERVER:-0}" != "1" ]]; then
+  SERVER_BIN="$ROOT/target/$PROFILE/rv-mock-server"
+  [[ -x "$SERVER_BIN" ]] || { echo "run-mono-tests: $SERVER_BIN missing" >&2; exit 2; }
+  server_args=(--port 0 --no-stdin)
+  # The scripted tool call: only when this server version offers the option.
+  if "$SERVER_BIN" --help 2>&1 | grep -q -- '--tool-call'; then
+    server_args+=(--tool-call move_cube '{"dx":1,"dy":0,"dz":0}')
+    RV_TEST_SCRIPTED_TOOL=1
+  fi
+  "$SERVER_BIN" "${server_args[@]}" >"$OUT/server.out" 2>"$OUT/server.log" &
+  SERVER_PID=$!
+  line=""
+  for _ in $(seq 1 200); do
+    line="$(head -n 1 "$OUT/server.out" 2>/dev/null || true)"
+    [[ "$line" == listening* ]] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  [[ "$line" == listening* ]] || { echo "run-mono-tests: the server did not start (see $OUT/server.log)" >&2; exit 2; }
+  RV_TEST_SERVER_URL="${line#listening }"
+  [[ "$RV_TEST_SERVER_URL" == ws://* || "$RV_TEST_SERVER_URL" == wss://* ]] || {
+    echo "run-mono-tests: unexpected server line: $line" >&2; exit 2; }
+  export RV_REQUIRE_SERVER=1
+  echo "server: $RV_TEST_SERVER_URL (scripted tool call: $RV_TEST_SCRIPTED_TOOL)"
+fi
+
+# 5. Run. DllImport("realtime_voice") resolves to librealtime_voice.so through LD_LIBRARY_PATH.
+export LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+cd "$OUT"
+set +e
+mono --debug RealtimeVoice.Tests.exe ${FILTER:+"$FILTER"}
+status=$?
+set -e
+exit $status
