@@ -76,6 +76,9 @@ namespace RealtimeVoice
         /// <summary>Tool calls answered.</summary>
         public RealtimeToolEvent onToolCalled = new RealtimeToolEvent();
 
+        /// <summary>EditorPrefs key of the editor-only API key (Window > Realtime Voice > API Key).</summary>
+        public const string EditorApiKeyPref = "RealtimeVoice.ApiKey";
+
         /// <summary>
         /// An API key set from code (never serialized, so never saved into scenes or builds).
         /// For shipped games use <see cref="ClientSecretProvider"/> instead.
@@ -312,6 +315,7 @@ namespace RealtimeVoice
             {
                 string key = ApiKey;
 #if UNITY_EDITOR
+                if (string.IsNullOrEmpty(key)) key = UnityEditor.EditorPrefs.GetString(EditorApiKeyPref, "");
                 if (string.IsNullOrEmpty(key) && !string.IsNullOrEmpty(apiKeyEnvironmentVariable))
                     key = Environment.GetEnvironmentVariable(apiKeyEnvironmentVariable);
 #endif

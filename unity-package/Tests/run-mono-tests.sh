@@ -37,7 +37,7 @@ LIBDIR="$ROOT/target/$PROFILE"
 # 2. Compile. Warnings are errors for our code (CS1591 = missing XML doc is not enforced).
 MCS=(mcs -nologo -langversion:7.2 -debug -warnaserror+ -nowarn:1591)
 "${MCS[@]}" -target:library -define:RV_MONO_TESTS -out:"$OUT/UnityEngine.dll" "$HERE/Stubs/UnityEngine.cs"
-"${MCS[@]}" -target:library -define:RV_MONO_TESTS -out:"$OUT/UnityEditor.dll" "$HERE/Stubs/UnityEditor.cs"
+"${MCS[@]}" -target:library -define:RV_MONO_TESTS -r:"$OUT/UnityEngine.dll" -out:"$OUT/UnityEditor.dll" "$HERE/Stubs/UnityEditor.cs"
 RUNTIME_SRC=$(find "$PKG/Runtime" -name '*.cs' | sort)
 # The Runtime must also compile in the other Unity configurations (player, iOS __Internal, Android).
 for defs in "UNITY_2019_4_OR_NEWER" "UNITY_2019_4_OR_NEWER;UNITY_IOS" "UNITY_2019_4_OR_NEWER;UNITY_ANDROID"; do
@@ -48,6 +48,9 @@ done
 # shellcheck disable=SC2086
 "${MCS[@]}" -target:library -define:"UNITY_2019_4_OR_NEWER;UNITY_EDITOR" -r:"$OUT/UnityEngine.dll" -r:"$OUT/UnityEditor.dll" \
   -out:"$OUT/RealtimeVoice.Runtime.dll" $RUNTIME_SRC
+# shellcheck disable=SC2086
+"${MCS[@]}" -target:library -define:"UNITY_2019_4_OR_NEWER;UNITY_EDITOR" -r:"$OUT/UnityEngine.dll" -r:"$OUT/UnityEditor.dll" \
+  -r:"$OUT/RealtimeVoice.Runtime.dll" -out:"$OUT/RealtimeVoice.Editor.dll" $(find "$PKG/Editor" -name '*.cs' | sort)
 # The pure C# part (no UnityEngine) must compile on its own: outside tools drive sessions with it.
 PURE_SRC=$(find "$PKG/Runtime" -name '*.cs' ! -name 'RealtimeVoice.cs' | sort)
 # shellcheck disable=SC2086

@@ -26,3 +26,37 @@ namespace UnityEditor
     }
 }
 #endif
+#if RV_MONO_TESTS
+namespace UnityEditor
+{
+    public static class EditorPrefs
+    {
+        private static readonly System.Collections.Generic.Dictionary<string, string> s_values =
+            new System.Collections.Generic.Dictionary<string, string>();
+        public static string GetString(string key, string defaultValue)
+        {
+            string v;
+            return s_values.TryGetValue(key, out v) ? v : defaultValue;
+        }
+        public static void SetString(string key, string value) { s_values[key] = value; }
+        public static void DeleteKey(string key) { s_values.Remove(key); }
+    }
+
+    public enum MessageType { None, Info, Warning, Error }
+
+    public class EditorWindow : UnityEngine.ScriptableObject
+    {
+        public static T GetWindow<T>(bool utility, string title) where T : EditorWindow, new() { return new T(); }
+        public void Close() { }
+    }
+
+    [System.AttributeUsage(System.AttributeTargets.Method)]
+    public sealed class MenuItem : System.Attribute { public MenuItem(string itemName) { } }
+
+    public static class EditorGUILayout
+    {
+        public static void HelpBox(string message, MessageType type) { }
+        public static string PasswordField(string label, string password) { return password; }
+    }
+}
+#endif

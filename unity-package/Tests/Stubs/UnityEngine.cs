@@ -25,6 +25,13 @@ namespace UnityEngine
         public static void DestroyImmediate(Object obj) { Destroy(obj); }
     }
 
+    public class ScriptableObject : Object { }
+
+    public static class GUILayout
+    {
+        public static bool Button(string text) { return false; }
+    }
+
     public class Component : Object
     {
         public GameObject gameObject { get; internal set; }
