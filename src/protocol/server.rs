@@ -369,12 +369,19 @@ pub enum ServerEvent {
         /// More of the arguments string.
         delta: String,
     },
-    /// `response.function_call_arguments.done`: the call is complete.
+    /// `response.function_call_arguments.done`: the call's arguments are complete.
     FunctionCallArgumentsDone {
         /// The response.
         response_id: String,
-        /// The call (`item_id` is always known here).
-        call: FunctionCall,
+        /// The function-call item.
+        item_id: String,
+        /// The call.
+        call_id: String,
+        /// The tool's name (GA sends it; the beta schema does not, in which case it is in the
+        /// item of `response.output_item.added`/`.done` and in `response.done`).
+        name: Option<String>,
+        /// The arguments as the model wrote them: a JSON string that may be invalid.
+        arguments: String,
     },
     /// `response.done`.
     ResponseDone {
@@ -628,12 +635,10 @@ fn parse_fields(event_type: &str, f: &mut Fields<'_>) -> Result<ServerEvent, Par
         },
         "response.function_call_arguments.done" => ServerEvent::FunctionCallArgumentsDone {
             response_id: f.string("response_id")?,
-            call: FunctionCall {
-                call_id: f.string("call_id")?,
-                name: f.string("name")?,
-                arguments: f.string("arguments")?,
-                item_id: Some(f.string("item_id")?),
-            },
+            item_id: f.string("item_id")?,
+            call_id: f.string("call_id")?,
+            name: f.opt_string("name")?,
+            arguments: f.string("arguments")?,
         },
         "response.done" => parse_response_done(f)?,
         "rate_limits.updated" => ServerEvent::RateLimitsUpdated {
@@ -855,5 +860,412 @@ impl<'a> Fields<'a> {
             Some(other) => Err(self.wrong_type(key, "an object", &other)),
             None => Err(self.missing(key)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ok(text: &str) -> ServerEvent {
+        parse_server_event(text).unwrap_or_else(|e| panic!("{text} should parse: {e}"))
+    }
+
+    fn parse_err(text: &str) -> ParseError {
+        match parse_server_event(text) {
+            Ok(event) => panic!("{text} should not parse, got {event:?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn garbage_and_truncated_json_are_errors() {
+        for text in [
+            "",
+            "   ",
+            "nope",
+            "{",
+            "{\"type\":",
+            "{\"type\":\"error\"",
+            "\u{0}\u{1}",
+        ] {
+            assert_eq!(
+                parse_err(text).kind(),
+                ParseErrorKind::InvalidJson,
+                "{text:?}"
+            );
+        }
+        let full = r#"{"type":"response.output_audio.delta","response_id":"r","item_id":"i","delta":"AAAA"}"#;
+        for cut in 0..full.len() - 1 {
+            assert!(
+                parse_server_event(&full[..cut]).is_err(),
+                "prefix {cut} must fail"
+            );
+        }
+        for text in ["[]", "3", "\"session.created\"", "null", "true"] {
+            assert_eq!(
+                parse_err(text).kind(),
+                ParseErrorKind::NotAnObject,
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn type_must_be_a_string() {
+        assert_eq!(parse_err("{}").kind(), ParseErrorKind::MissingType);
+        assert_eq!(
+            parse_err(r#"{"item_id":"x"}"#).kind(),
+            ParseErrorKind::MissingType
+        );
+        let e = parse_err(r#"{"type":42}"#);
+        assert_eq!(e.kind(), ParseErrorKind::MissingType);
+        assert!(e.message().contains("a number"), "{e}");
+        assert_eq!(
+            parse_err(r#"{"type":null}"#).kind(),
+            ParseErrorKind::MissingType
+        );
+    }
+
+    #[test]
+    fn unknown_types_are_other() {
+        assert_eq!(
+            parse_ok(r#"{"type":"response.content_part.added","whatever":[1,2]}"#),
+            ServerEvent::Other {
+                event_type: "response.content_part.added".into()
+            }
+        );
+        let future = parse_ok(r#"{"type":"something.new.in.2027"}"#);
+        assert_eq!(future.name(), "something.new.in.2027");
+    }
+
+    #[test]
+    fn missing_and_wrongly_typed_fields_are_errors_naming_the_field() {
+        let e = parse_err(r#"{"type":"input_audio_buffer.speech_started","item_id":"i"}"#);
+        assert_eq!(e.kind(), ParseErrorKind::MissingField);
+        assert!(e.message().contains("audio_start_ms"), "{e}");
+        let e = parse_err(
+            r#"{"type":"input_audio_buffer.speech_started","item_id":"i","audio_start_ms":"100"}"#,
+        );
+        assert_eq!(e.kind(), ParseErrorKind::WrongFieldType);
+        assert!(e.message().contains("audio_start_ms") && e.message().contains("a string"));
+        let negative =
+            r#"{"type":"input_audio_buffer.speech_stopped","item_id":"i","audio_end_ms":-5}"#;
+        assert_eq!(parse_err(negative).kind(), ParseErrorKind::WrongFieldType);
+        let fractional =
+            r#"{"type":"input_audio_buffer.speech_stopped","item_id":"i","audio_end_ms":1.5}"#;
+        assert_eq!(parse_err(fractional).kind(), ParseErrorKind::WrongFieldType);
+        let delta_number =
+            r#"{"type":"response.output_audio.delta","response_id":"r","item_id":"i","delta":5}"#;
+        assert_eq!(
+            parse_err(delta_number).kind(),
+            ParseErrorKind::WrongFieldType
+        );
+        let null_delta = r#"{"type":"response.output_audio.delta","response_id":"r","item_id":"i","delta":null}"#;
+        assert_eq!(parse_err(null_delta).kind(), ParseErrorKind::MissingField);
+        let big_index = r#"{"type":"response.output_audio.delta","response_id":"r","item_id":"i","content_index":4294967296,"delta":""}"#;
+        assert_eq!(parse_err(big_index).kind(), ParseErrorKind::WrongFieldType);
+        let session_string = r#"{"type":"session.created","session":"sess_1"}"#;
+        assert_eq!(
+            parse_err(session_string).kind(),
+            ParseErrorKind::WrongFieldType
+        );
+        let no_response_id = r#"{"type":"response.done","response":{"status":"completed"}}"#;
+        let e = parse_err(no_response_id);
+        assert!(e.message().contains("response.id"), "{e}");
+        let output_object = r#"{"type":"response.done","response":{"id":"r","output":{}}}"#;
+        assert_eq!(
+            parse_err(output_object).kind(),
+            ParseErrorKind::WrongFieldType
+        );
+        let call_without_id = r#"{"type":"response.done","response":{"id":"r","output":[{"type":"function_call","name":"f","arguments":"{}"}]}}"#;
+        let e = parse_err(call_without_id);
+        assert!(e.message().contains("response.output[0].call_id"), "{e}");
+        let error_without_message = r#"{"type":"error","error":{"type":"server_error"}}"#;
+        assert_eq!(
+            parse_err(error_without_message).kind(),
+            ParseErrorKind::MissingField
+        );
+    }
+
+    #[test]
+    fn huge_inputs_give_short_messages() {
+        let megabytes = "A".repeat(4 << 20);
+        let cases = [
+            format!("{{\"type\":\"response.output_audio.delta\",\"delta\":\"{megabytes}\""),
+            format!("[\"{megabytes}\"]"),
+            format!("{{\"item\":\"{megabytes}\"}}"),
+            format!("{{\"type\":\"input_audio_buffer.speech_started\",\"item_id\":\"i\",\"audio_start_ms\":{}}}", "9".repeat(1 << 20)),
+            format!("{{\"type\":\"{megabytes}é\",\"x\":1"),
+        ];
+        for text in &cases {
+            let e = parse_server_event(text).expect_err("must fail");
+            assert!(
+                e.to_string().len() < 1000,
+                "message of {} bytes",
+                e.to_string().len()
+            );
+        }
+        // A huge event type that parses is kept (it is the caller's to log carefully), and a
+        // huge valid delta comes through intact.
+        let ok = format!(
+            "{{\"type\":\"response.output_audio.delta\",\"response_id\":\"r\",\"item_id\":\"i\",\"delta\":\"{megabytes}\"}}"
+        );
+        match parse_ok(&ok) {
+            ServerEvent::AudioDelta { delta, .. } => assert_eq!(delta.len(), megabytes.len()),
+            other => panic!("{other:?}"),
+        }
+        // Quoting never splits a multi-byte character.
+        let multibyte = "é".repeat(200);
+        let e = parse_err(&format!("[\"{multibyte}"));
+        assert!(e.message().contains("bytes)"), "{e}");
+    }
+
+    #[test]
+    fn ga_and_beta_audio_names_are_the_same_event() {
+        for name in ["response.output_audio.delta", "response.audio.delta"] {
+            let text = format!(
+                r#"{{"type":"{name}","response_id":"r1","item_id":"i1","output_index":1,"content_index":2,"delta":"AAEC"}}"#
+            );
+            assert_eq!(
+                parse_ok(&text),
+                ServerEvent::AudioDelta {
+                    response_id: "r1".into(),
+                    item_id: "i1".into(),
+                    output_index: 1,
+                    content_index: 2,
+                    delta: "AAEC".into()
+                }
+            );
+        }
+        for name in ["response.output_audio.done", "response.audio.done"] {
+            let text = format!(r#"{{"type":"{name}","response_id":"r","item_id":"i"}}"#);
+            assert!(matches!(
+                parse_ok(&text),
+                ServerEvent::AudioDone {
+                    content_index: 0,
+                    ..
+                }
+            ));
+        }
+        for (name, done) in [
+            ("response.output_audio_transcript.delta", false),
+            ("response.audio_transcript.delta", false),
+            ("response.output_audio_transcript.done", true),
+            ("response.audio_transcript.done", true),
+        ] {
+            let text = format!(
+                r#"{{"type":"{name}","response_id":"r","item_id":"i","content_index":0,"delta":"Hi","transcript":"Hi."}}"#
+            );
+            match (parse_ok(&text), done) {
+                (ServerEvent::AudioTranscriptDelta { delta, .. }, false) => assert_eq!(delta, "Hi"),
+                (ServerEvent::AudioTranscriptDone { transcript, .. }, true) => {
+                    assert_eq!(transcript, "Hi.")
+                }
+                (other, _) => panic!("{name}: {other:?}"),
+            }
+        }
+        for (name, done) in [
+            ("response.output_text.delta", false),
+            ("response.text.delta", false),
+            ("response.output_text.done", true),
+            ("response.text.done", true),
+        ] {
+            let text = format!(
+                r#"{{"type":"{name}","response_id":"r","item_id":"i","delta":"He","text":"Hello"}}"#
+            );
+            match (parse_ok(&text), done) {
+                (ServerEvent::TextDelta { delta, .. }, false) => assert_eq!(delta, "He"),
+                (ServerEvent::TextDone { text, .. }, true) => assert_eq!(text, "Hello"),
+                (other, _) => panic!("{name}: {other:?}"),
+            }
+        }
+        for name in ["conversation.item.added", "conversation.item.created"] {
+            let text = format!(
+                r#"{{"type":"{name}","previous_item_id":"p","item":{{"id":"i","type":"message","role":"user","content":[]}}}}"#
+            );
+            assert_eq!(
+                parse_ok(&text),
+                ServerEvent::ItemAdded {
+                    item: ItemInfo {
+                        id: Some("i".into()),
+                        item_type: Some("message".into()),
+                        role: Some("user".into()),
+                        status: None
+                    },
+                    previous_item_id: Some("p".into())
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn error_events_and_fatality() {
+        let text = r#"{"type":"error","event_id":"e","error":{"type":"invalid_request_error","code":"invalid_api_key","message":"bad key","param":null,"event_id":"evt_1"}}"#;
+        let ServerEvent::Error(error) = parse_ok(text) else {
+            panic!("not an error event")
+        };
+        assert_eq!(
+            error,
+            ServerError {
+                error_type: "invalid_request_error".into(),
+                code: Some("invalid_api_key".into()),
+                message: "bad key".into(),
+                param: None,
+                event_id: Some("evt_1".into())
+            }
+        );
+        assert!(error.is_fatal());
+        // Quirky optional fields never lose the error.
+        let quirky = r#"{"type":"error","error":{"type":"server_error","code":500,"message":"oops","param":{"x":1}}}"#;
+        let ServerEvent::Error(error) = parse_ok(quirky) else {
+            panic!("not an error event")
+        };
+        assert_eq!(error.code.as_deref(), Some("500"));
+        assert_eq!(error.param, None);
+        assert!(!error.is_fatal());
+        let auth_type = ServerError {
+            error_type: "authentication_error".into(),
+            code: None,
+            message: String::new(),
+            param: None,
+            event_id: None,
+        };
+        assert!(auth_type.is_fatal());
+        for code in [
+            "invalid_api_key",
+            "session_expired",
+            "beta_api_shape_disabled",
+        ] {
+            assert!(is_fatal_error_code(code), "{code}");
+        }
+        for code in [
+            "input_audio_buffer_commit_empty",
+            "conversation_already_has_active_response",
+            "unknown_parameter",
+            "",
+        ] {
+            assert!(!is_fatal_error_code(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn response_done_collects_function_calls_in_order() {
+        let text = r#"{"type":"response.done","response":{"id":"resp_1","status":"completed",
+            "status_details":null,"usage":{"total_tokens":5},
+            "output":[
+              {"id":"m1","type":"message","role":"assistant","content":[]},
+              {"id":"c1","type":"function_call","call_id":"call_a","name":"move_cube","arguments":"{\"dx\":1}"},
+              {"id":"c2","type":"function_call","call_id":"call_b","name":"spin","arguments":"not json"}
+            ]}}"#;
+        let ServerEvent::ResponseDone {
+            response_id,
+            status,
+            status_details,
+            usage,
+            function_calls,
+        } = parse_ok(text)
+        else {
+            panic!("not response.done")
+        };
+        assert_eq!(response_id, "resp_1");
+        assert_eq!(status.as_deref(), Some("completed"));
+        assert_eq!(status_details, None);
+        assert_eq!(usage, Some(serde_json::json!({"total_tokens": 5})));
+        let calls: Vec<(&str, &str, &str, Option<&str>)> = function_calls
+            .iter()
+            .map(|c| {
+                (
+                    c.call_id.as_str(),
+                    c.name.as_str(),
+                    c.arguments.as_str(),
+                    c.item_id.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            calls,
+            vec![
+                ("call_a", "move_cube", "{\"dx\":1}", Some("c1")),
+                ("call_b", "spin", "not json", Some("c2"))
+            ]
+        );
+        let cancelled = r#"{"type":"response.done","response":{"id":"r2","status":"cancelled","status_details":{"type":"cancelled","reason":"turn_detected"}}}"#;
+        match parse_ok(cancelled) {
+            ServerEvent::ResponseDone {
+                status,
+                status_details,
+                function_calls,
+                ..
+            } => {
+                assert_eq!(status.as_deref(), Some("cancelled"));
+                assert_eq!(
+                    status_details
+                        .and_then(|d| d["reason"].as_str().map(String::from))
+                        .as_deref(),
+                    Some("turn_detected")
+                );
+                assert!(function_calls.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn output_items_carry_function_calls() {
+        let added = r#"{"type":"response.output_item.added","response_id":"r","output_index":1,
+            "item":{"id":"c1","type":"function_call","status":"in_progress","call_id":"call_1","name":"move_cube","arguments":""}}"#;
+        match parse_ok(added) {
+            ServerEvent::OutputItemAdded {
+                response_id,
+                output_index,
+                item,
+                function_call: Some(call),
+            } => {
+                assert_eq!((response_id.as_str(), output_index), ("r", 1));
+                assert_eq!(item.id.as_deref(), Some("c1"));
+                assert_eq!(item.status.as_deref(), Some("in_progress"));
+                assert_eq!(call.call_id, "call_1");
+                assert_eq!(call.item_id.as_deref(), Some("c1"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let message = r#"{"type":"response.output_item.done","response_id":"r","output_index":0,
+            "item":{"id":"m1","type":"message","role":"assistant","content":[]}}"#;
+        assert!(matches!(
+            parse_ok(message),
+            ServerEvent::OutputItemDone {
+                function_call: None,
+                ..
+            }
+        ));
+        let done_beta = r#"{"type":"response.function_call_arguments.done","response_id":"r","item_id":"c1","output_index":1,"call_id":"call_1","arguments":"{}"}"#;
+        assert!(matches!(
+            parse_ok(done_beta),
+            ServerEvent::FunctionCallArgumentsDone { name: None, .. }
+        ));
+    }
+
+    #[test]
+    fn session_created_id_is_optional() {
+        let with_id = r#"{"type":"session.created","session":{"id":"sess_1","type":"realtime"}}"#;
+        match parse_ok(with_id) {
+            ServerEvent::SessionCreated {
+                session_id,
+                session,
+            } => {
+                assert_eq!(session_id.as_deref(), Some("sess_1"));
+                assert_eq!(session["type"], "realtime");
+            }
+            other => panic!("{other:?}"),
+        }
+        let without = r#"{"type":"session.created","session":{"type":"realtime"}}"#;
+        assert!(matches!(
+            parse_ok(without),
+            ServerEvent::SessionCreated {
+                session_id: None,
+                ..
+            }
+        ));
     }
 }
