@@ -113,9 +113,17 @@ pub fn default_session(flavor: ProtocolFlavor, input_rate: u32) -> Value {
 /// `null`) replaces what was there. A `null` is kept as `null`, not removed: that is how a
 /// session field is switched off (`"turn_detection": null` means push-to-talk). An overlay
 /// that is not an object replaces `base` whole.
+///
+/// One exception, because the API's objects are tagged unions: when both objects have a
+/// `type` and the types differ, the overlay replaces the object instead of merging into it.
+/// Otherwise `{"turn_detection": {"type": "semantic_vad"}}` over the default server VAD
+/// would keep `threshold` (which `semantic_vad` does not have, and the API rejects), and
+/// `{"format": {"type": "audio/pcmu"}}` would keep a PCM `rate`.
 pub fn merge_json(base: &mut Value, overlay: &Value) {
     match (base, overlay) {
-        (Value::Object(base_map), Value::Object(overlay_map)) => {
+        (Value::Object(base_map), Value::Object(overlay_map))
+            if !changes_variant(base_map, overlay_map) =>
+        {
             for (key, overlay_value) in overlay_map {
                 match base_map.get_mut(key) {
                     Some(base_value) if base_value.is_object() && overlay_value.is_object() => {
@@ -128,6 +136,15 @@ pub fn merge_json(base: &mut Value, overlay: &Value) {
             }
         }
         (base, overlay) => *base = overlay.clone(),
+    }
+}
+
+/// Whether `overlay` switches a tagged object to another variant (both have a `type`, and
+/// they differ).
+fn changes_variant(base: &Map<String, Value>, overlay: &Map<String, Value>) -> bool {
+    match (base.get("type"), overlay.get("type")) {
+        (Some(old), Some(new)) => old != new,
+        _ => false,
     }
 }
 
@@ -582,6 +599,42 @@ mod tests {
         let mut whole = json!({"a": 1});
         merge_json(&mut whole, &json!([1]));
         assert_eq!(whole, json!([1]));
+    }
+
+    #[test]
+    fn merge_replaces_a_tagged_object_that_changes_type() {
+        let mut s = default_session(ProtocolFlavor::Ga, 24_000);
+        merge_json(
+            &mut s,
+            &json!({"audio": {"input": {
+                "turn_detection": {"type": "semantic_vad", "eagerness": "low"},
+                "format": {"type": "audio/pcmu"}
+            }}}),
+        );
+        assert_eq!(
+            s["audio"]["input"]["turn_detection"],
+            json!({"type": "semantic_vad", "eagerness": "low"})
+        );
+        assert_eq!(s["audio"]["input"]["format"], json!({"type": "audio/pcmu"}));
+        // Same type: a normal deep merge.
+        merge_json(
+            &mut s,
+            &json!({"audio": {"input": {"turn_detection": {"type": "semantic_vad", "create_response": false}}}}),
+        );
+        assert_eq!(
+            s["audio"]["input"]["turn_detection"],
+            json!({"type": "semantic_vad", "eagerness": "low", "create_response": false})
+        );
+        // No type in the overlay: a deep merge into whatever variant is there.
+        merge_json(
+            &mut s,
+            &json!({"audio": {"input": {"turn_detection": {"interrupt_response": false}}}}),
+        );
+        assert_eq!(s["audio"]["input"]["turn_detection"]["eagerness"], "low");
+        assert_eq!(
+            s["audio"]["input"]["turn_detection"]["interrupt_response"],
+            false
+        );
     }
 
     #[test]
