@@ -295,6 +295,24 @@ pub fn input_audio_append(b64: &str) -> String {
     out
 }
 
+/// `input_audio_buffer.append` for raw PCM16 little-endian bytes (`pcm_le`), base64-encoded
+/// straight into the event string: one allocation, no intermediate base64 `String`.
+/// Equivalent to `input_audio_append(&STANDARD.encode(pcm_le))`.
+pub fn input_audio_append_pcm(pcm_le: &[u8]) -> String {
+    use base64::Engine as _;
+    const HEAD: &str = "{\"type\":\"input_audio_buffer.append\",\"event_id\":\"";
+    let id = next_event_id();
+    let b64_len = base64::encoded_len(pcm_le.len(), true).unwrap_or(0);
+    let mut out = String::with_capacity(HEAD.len() + id.len() + b64_len + 16);
+    out.push_str(HEAD);
+    out.push_str(&id);
+    out.push_str("\",\"audio\":\"");
+    // The base64 alphabet (A-Z a-z 0-9 + / =) needs no JSON escaping.
+    base64::engine::general_purpose::STANDARD.encode_string(pcm_le, &mut out);
+    out.push_str("\"}");
+    out
+}
+
 /// `input_audio_buffer.commit`: turns the buffered input into a user item (push-to-talk;
 /// with server VAD the server commits by itself).
 pub fn input_audio_commit() -> String {
@@ -800,6 +818,25 @@ mod tests {
         let nasty = "a\"b\\c\n\u{0}é";
         assert_eq!(parse(&input_audio_append(nasty))["audio"], nasty);
         assert_eq!(e.as_object().map(|m| m.len()), Some(3));
+    }
+
+    #[test]
+    fn pcm_append_matches_the_base64_append() {
+        use base64::Engine as _;
+        for len in [0usize, 1, 2, 3, 4, 959, 960, 1921] {
+            let pcm: Vec<u8> = (0..len).map(|i| (i * 37 % 256) as u8).collect();
+            let direct = parse(&input_audio_append_pcm(&pcm));
+            let via_string = parse(&input_audio_append(
+                &base64::engine::general_purpose::STANDARD.encode(&pcm),
+            ));
+            assert_eq!(direct["audio"], via_string["audio"], "len {len}");
+            assert_eq!(direct["type"], "input_audio_buffer.append");
+            assert_ne!(direct["event_id"], via_string["event_id"]);
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(direct["audio"].as_str().unwrap_or_default())
+                .expect("valid base64");
+            assert_eq!(decoded, pcm);
+        }
     }
 
     #[test]

@@ -747,7 +747,7 @@ struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
-    fn where_(&self, key: &str) -> String {
+    fn locate(&self, key: &str) -> String {
         let event_type = quote(self.event_type);
         if self.path.is_empty() {
             format!("{event_type}: `{key}`")
@@ -759,7 +759,7 @@ impl<'a> Fields<'a> {
     fn missing(&self, key: &str) -> ParseError {
         ParseError::new(
             ParseErrorKind::MissingField,
-            format!("{} is required but missing", self.where_(key)),
+            format!("{} is required but missing", self.locate(key)),
         )
     }
 
@@ -770,7 +770,7 @@ impl<'a> Fields<'a> {
         };
         ParseError::new(
             ParseErrorKind::WrongFieldType,
-            format!("{} must be {expected}, got {got}", self.where_(key)),
+            format!("{} must be {expected}, got {got}", self.locate(key)),
         )
     }
 
@@ -1244,6 +1244,72 @@ mod tests {
             parse_ok(done_beta),
             ServerEvent::FunctionCallArgumentsDone { name: None, .. }
         ));
+    }
+
+    /// Deterministic xorshift, so a failure reproduces.
+    struct XorShift(u64);
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    #[test]
+    fn mutated_samples_never_panic() {
+        let samples: Vec<&str> = concat!(
+            include_str!("../../tests/fixtures/server_events_ga.jsonl"),
+            include_str!("../../tests/fixtures/server_events_beta.jsonl")
+        )
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+        // Every sample parses as is.
+        for sample in &samples {
+            assert!(parse_server_event(sample).is_ok(), "{sample}");
+        }
+        let replacements: [&[u8]; 12] = [
+            b"null", b"-1", b"1.5", b"\"\"", b"[]", b"{}", b"true", b"\"x\"", b"18446744073709551616",
+            b"\x00", b"\xff", b"\\",
+        ];
+        let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+        let mut errors = 0usize;
+        for round in 0..20_000 {
+            let sample = samples[round % samples.len()].as_bytes();
+            let mut bytes = sample.to_vec();
+            for _ in 0..=rng.below(3) {
+                let at = rng.below(bytes.len());
+                match rng.below(4) {
+                    0 => bytes.truncate(at),
+                    1 => {
+                        let end = (at + 1 + rng.below(12)).min(bytes.len());
+                        let with = replacements[rng.below(replacements.len())];
+                        bytes.splice(at..end, with.iter().copied());
+                    }
+                    2 => {
+                        if at < bytes.len() {
+                            bytes[at] = rng.next() as u8;
+                        }
+                    }
+                    _ => {
+                        let end = (at + rng.below(40)).min(bytes.len());
+                        bytes.drain(at..end);
+                    }
+                }
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            if let Err(e) = parse_server_event(&text) {
+                errors += 1;
+                assert!(e.to_string().len() < 1000);
+            }
+        }
+        // The mutations must actually exercise the error paths.
+        assert!(errors > 5_000, "only {errors} of 20000 mutations failed to parse");
     }
 
     #[test]
