@@ -1,1 +1,435 @@
-//! A realtime session: worker thread, socket, reconnect, tools, events, handles.
+//! A realtime session: the object behind a handle. The host's threads touch it through
+//! cheap, non-blocking calls (mic push, playback pull, polls, commands); the session's
+//! own worker thread ([`worker`]) owns the socket, the protocol state and the playback
+//! producer.
+
+pub mod events;
+pub mod registry;
+pub mod tools;
+pub mod worker;
+
+use crate::audio::capture::{CaptureChunk, CapturePipeline};
+use crate::audio::playback::{playback_pipeline, PlaybackConfig, PlaybackConsumer, PlaybackProducer};
+use crate::config::SessionConfig;
+use crate::protocol::client;
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use events::{JsonQueue, SessionState};
+use parking_lot::Mutex;
+use serde_json::Value;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tools::ToolTracker;
+
+/// Capacity of the command queue from the host to the worker: about 20 s of 20 ms mic
+/// chunks, so a stalled network cannot grow memory without bound.
+const COMMAND_QUEUE_CAPACITY: usize = 1024;
+/// Tool calls waiting for the host at most.
+const TOOL_QUEUE_CAPACITY: usize = 1024;
+/// `rv_session_destroy` waits this long for the worker to finish.
+pub const DESTROY_JOIN_TIMEOUT: Duration = Duration::from_millis(1800);
+
+/// Why a session call failed; the FFI maps each to a status code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionError {
+    /// A bad argument (message says which).
+    InvalidArgument(String),
+    /// The call does not fit the session's state.
+    InvalidState(String),
+    /// A bounded queue is full.
+    QueueFull(String),
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionError::InvalidArgument(m) | SessionError::InvalidState(m) | SessionError::QueueFull(m) => {
+                f.write_str(m)
+            }
+        }
+    }
+}
+
+/// A request from the host's threads to the worker.
+#[derive(Debug)]
+pub enum Command {
+    /// A chunk of mic audio, ready to append.
+    Audio(CaptureChunk),
+    /// `input_audio_buffer.commit` (push-to-talk).
+    Commit,
+    /// `input_audio_buffer.clear`.
+    Clear,
+    /// `response.create`, with optional response parameters.
+    CreateResponse(Option<Value>),
+    /// User barge-in: cancel, flush, truncate.
+    CancelResponse,
+    /// A user text message, then `response.create`.
+    SendText(String),
+    /// A tool's result.
+    ToolResult {
+        /// The call answered.
+        call_id: String,
+        /// Output string for the model.
+        output: String,
+    },
+    /// A partial session object to send as `session.update` when ready.
+    UpdateSession(Value),
+    /// Close gracefully.
+    Close,
+}
+
+/// Counters read by `rv_get_stats`.
+#[derive(Default)]
+pub struct Stats {
+    /// Mic frames pushed by the host.
+    pub mic_frames_in: AtomicU64,
+    /// PCM bytes appended to the server.
+    pub audio_bytes_sent: AtomicU64,
+    /// PCM bytes of model audio received.
+    pub audio_bytes_received: AtomicU64,
+    /// Server events that could not be parsed.
+    pub malformed_events: AtomicU64,
+    /// Reconnects that succeeded.
+    pub reconnects: AtomicU32,
+    /// End of user speech to first model audio of the last response, ms (-1: none yet).
+    pub last_response_latency_ms: AtomicI32,
+    /// Responses started.
+    pub responses: AtomicU64,
+    /// Tool calls delivered to the host.
+    pub tool_calls: AtomicU64,
+    /// Mic chunks dropped because the command queue was full.
+    pub mic_chunks_dropped: AtomicU64,
+    /// Playback: frames handed to the device (mirrored from the producer's stats).
+    pub playback_frames_out: AtomicU64,
+    /// Playback underruns.
+    pub playback_underruns: AtomicU64,
+    /// Playback: ms buffered now.
+    pub playback_buffered_ms: AtomicU32,
+    /// Model audio beyond the hold cap (samples).
+    pub playback_overflow_samples: AtomicU64,
+}
+
+/// State shared by the host-facing session and its worker.
+pub struct Shared {
+    /// `SessionState` as i32.
+    pub state: AtomicI32,
+    /// Events for `rv_poll_event`.
+    pub events: JsonQueue,
+    /// Tool calls for `rv_poll_tool_call`.
+    pub tool_calls: JsonQueue,
+    /// Open tool calls (FFI checks call ids against it; the worker updates it).
+    pub tools: Mutex<ToolTracker>,
+    /// The user's session object with every runtime update merged in.
+    pub user_session: Mutex<Value>,
+    /// Counters.
+    pub stats: Stats,
+    /// Half duplex: the mic is gated (model speaking or in the tail after it).
+    pub mic_gated: AtomicBool,
+    /// Set by close/destroy: the worker winds down.
+    pub closing: AtomicBool,
+    /// Secrets to redact from every message that leaves the plugin.
+    pub secrets: Vec<String>,
+}
+
+impl Shared {
+    /// Current state.
+    pub fn state(&self) -> SessionState {
+        SessionState::from_i32(self.state.load(Ordering::Acquire))
+    }
+
+    /// Sets the state and emits a `state` event when it changed (or always, with an attempt).
+    pub fn set_state(&self, state: SessionState, attempt: Option<u32>, reason: Option<&str>) {
+        let old = self.state.swap(state as i32, Ordering::AcqRel);
+        if old != state as i32 || attempt.is_some() {
+            let reason = reason.map(|r| crate::config::redact(r, &self.secrets));
+            self.events.push(events::state_event(state, attempt, reason.as_deref()));
+        }
+    }
+
+    /// Emits an `error` event, redacted.
+    pub fn error(&self, code: &str, message: &str, fatal: bool) {
+        let message = crate::config::redact(message, &self.secrets);
+        self.events.push(events::error_event(code, &message, fatal));
+    }
+
+    /// Emits a `log` event, redacted.
+    pub fn log(&self, level: &str, message: &str) {
+        let message = crate::config::redact(message, &self.secrets);
+        self.events.push(events::log_event(level, &message));
+    }
+}
+
+/// A session, as held by the handle registry.
+pub struct Session {
+    config: SessionConfig,
+    shared: Arc<Shared>,
+    capture: Mutex<CapturePipeline>,
+    /// The audio thread's side; `try_lock` only (never waits).
+    consumer: Mutex<PlaybackConsumer>,
+    /// Moved into the worker on connect.
+    producer: Mutex<Option<PlaybackProducer>>,
+    cmd_tx: Sender<Command>,
+    cmd_rx: Receiver<Command>,
+    worker: Mutex<Option<(JoinHandle<()>, Receiver<()>)>>,
+}
+
+impl Session {
+    /// Builds a session from a validated config (no network).
+    pub fn new(config: SessionConfig) -> Result<Session, SessionError> {
+        let capture = CapturePipeline::new(config.input_sample_rate, config.chunk_ms)
+            .map_err(|e| SessionError::InvalidArgument(e.to_string()))?;
+        let (producer, consumer) = playback_pipeline(PlaybackConfig {
+            output_rate: config.output_sample_rate,
+            prebuffer_ms: config.prebuffer_ms,
+            max_hold_seconds: config.max_playback_hold_s,
+        })
+        .map_err(|e| SessionError::InvalidArgument(e.to_string()))?;
+        let (cmd_tx, cmd_rx) = bounded(COMMAND_QUEUE_CAPACITY);
+        let shared = Arc::new(Shared {
+            state: AtomicI32::new(SessionState::Idle as i32),
+            events: JsonQueue::new(config.event_queue_capacity as usize),
+            tool_calls: JsonQueue::new(TOOL_QUEUE_CAPACITY),
+            tools: Mutex::new(ToolTracker::default()),
+            user_session: Mutex::new(config.session.clone()),
+            stats: Stats {
+                last_response_latency_ms: AtomicI32::new(-1),
+                ..Stats::default()
+            },
+            mic_gated: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
+            secrets: config.secrets(),
+        });
+        Ok(Session {
+            config,
+            shared,
+            capture: Mutex::new(capture),
+            consumer: Mutex::new(consumer),
+            producer: Mutex::new(Some(producer)),
+            cmd_tx,
+            cmd_rx,
+            worker: Mutex::new(None),
+        })
+    }
+
+    /// The shared state (events, stats, ...).
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Starts the worker thread; returns at once. Progress arrives as `state` events.
+    pub fn connect(&self) -> Result<(), SessionError> {
+        let mut worker = self.worker.lock();
+        if worker.is_some() {
+            return Err(SessionError::InvalidState(
+                "the session was already connected once; create a new session to reconnect by hand".into(),
+            ));
+        }
+        if self.shared.closing.load(Ordering::Acquire) {
+            return Err(SessionError::InvalidState("the session is closed".into()));
+        }
+        let producer = self
+            .producer
+            .lock()
+            .take()
+            .ok_or_else(|| SessionError::InvalidState("playback producer already taken".into()))?;
+        let (done_tx, done_rx) = bounded::<()>(1);
+        let shared = Arc::clone(&self.shared);
+        let config = self.config.clone();
+        let cmd_rx = self.cmd_rx.clone();
+        self.shared.set_state(SessionState::Connecting, None, None);
+        let handle = std::thread::Builder::new()
+            .name("realtime-voice-worker".into())
+            .spawn(move || {
+                let _done = done_tx; // dropped when the worker ends, whatever way
+                let shared_for_panic = Arc::clone(&shared);
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                    worker::run(shared, config, producer, cmd_rx)
+                }));
+                if result.is_err() {
+                    shared_for_panic.error("internal", "the session worker stopped on an internal error", true);
+                    shared_for_panic.set_state(SessionState::Failed, None, Some("internal error"));
+                }
+            })
+            .map_err(|e| SessionError::InvalidState(format!("could not start the worker thread: {e}")))?;
+        *worker = Some((handle, done_rx));
+        Ok(())
+    }
+
+    /// Graceful close; idempotent.
+    pub fn close(&self) {
+        if self.shared.closing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let _ = self.cmd_tx.try_send(Command::Close);
+        if self.worker.lock().is_none() {
+            self.shared.set_state(SessionState::Closed, None, None);
+        }
+    }
+
+    /// Closes and joins the worker, waiting at most [`DESTROY_JOIN_TIMEOUT`]; a worker
+    /// stuck in a blocking connect is left to finish by itself (it holds only shared state).
+    pub fn shutdown(&self) {
+        self.close();
+        if let Some((handle, done)) = self.worker.lock().take() {
+            let deadline = Instant::now() + DESTROY_JOIN_TIMEOUT;
+            // The worker drops `done`'s sender when it ends.
+            let _ = done.recv_deadline(deadline);
+            if handle.is_finished() {
+                let _ = handle.join();
+            }
+        }
+    }
+
+    /// Current state.
+    pub fn state(&self) -> SessionState {
+        self.shared.state()
+    }
+
+    /// Mic audio from the host (caller's thread): downmix, resample, chunk, queue.
+    pub fn push_mic(&self, interleaved: &[f32], channels: usize, sample_rate: u32) -> Result<(), SessionError> {
+        let frames = interleaved.len() / channels.max(1);
+        self.shared.stats.mic_frames_in.fetch_add(frames as u64, Ordering::Relaxed);
+        let live = matches!(self.state(), SessionState::Connected | SessionState::Ready);
+        let gated = self.shared.mic_gated.load(Ordering::Relaxed);
+        let mut full = false;
+        let mut capture = self.capture.lock();
+        capture
+            .push(interleaved, channels, sample_rate, &mut |chunk| {
+                // Before the socket is up (or while gated) the audio is stale by the time it
+                // could be sent: the resampler keeps running, the chunk is dropped.
+                if !live || gated {
+                    return;
+                }
+                match self.cmd_tx.try_send(Command::Audio(chunk)) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                        full = true;
+                        self.shared.stats.mic_chunks_dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+            .map_err(|e| SessionError::InvalidArgument(e.to_string()))?;
+        if full {
+            return Err(SessionError::QueueFull(
+                "the network is not keeping up: mic audio was dropped (the outbound queue is full)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Playback for the audio thread: never blocks (silence if the consumer is busy).
+    pub fn pull_playback(&self, out: &mut [f32], channels: usize, sample_rate: u32) -> usize {
+        match self.consumer.try_lock() {
+            Some(mut c) => c.pull(out, channels, sample_rate),
+            None => {
+                out.fill(0.0);
+                0
+            }
+        }
+    }
+
+    fn send(&self, cmd: Command) -> Result<(), SessionError> {
+        if self.shared.closing.load(Ordering::Acquire) {
+            return Err(SessionError::InvalidState("the session is closed".into()));
+        }
+        if self.worker.lock().is_none() {
+            return Err(SessionError::InvalidState(
+                "the session is not connected (call rv_session_connect first)".into(),
+            ));
+        }
+        self.cmd_tx.try_send(cmd).map_err(|_| {
+            SessionError::QueueFull("the session's command queue is full (the network is not keeping up)".into())
+        })
+    }
+
+    /// Push-to-talk commit: the partial mic chunk is sent first, then the commit.
+    pub fn commit_audio(&self) -> Result<(), SessionError> {
+        {
+            let mut capture = self.capture.lock();
+            let tx = &self.cmd_tx;
+            capture.flush(&mut |chunk| {
+                let _ = tx.try_send(Command::Audio(chunk));
+            });
+        }
+        self.send(Command::Commit)
+    }
+
+    /// `input_audio_buffer.clear` (and the partial mic chunk is dropped).
+    pub fn clear_audio(&self) -> Result<(), SessionError> {
+        self.capture.lock().clear();
+        self.send(Command::Clear)
+    }
+
+    /// `response.create` (queued while a response is in progress).
+    pub fn create_response(&self, params: Option<Value>) -> Result<(), SessionError> {
+        if let Some(p) = &params {
+            if !p.is_object() {
+                return Err(SessionError::InvalidArgument("response_json must be a JSON object".into()));
+            }
+        }
+        self.send(Command::CreateResponse(params))
+    }
+
+    /// User barge-in.
+    pub fn cancel_response(&self) -> Result<(), SessionError> {
+        self.send(Command::CancelResponse)
+    }
+
+    /// A user text message, then `response.create`.
+    pub fn send_text(&self, text: &str) -> Result<(), SessionError> {
+        if text.is_empty() {
+            return Err(SessionError::InvalidArgument("text is empty".into()));
+        }
+        self.send(Command::SendText(text.to_string()))
+    }
+
+    /// A tool's result for `call_id`.
+    pub fn submit_tool_result(&self, call_id: &str, output: &str) -> Result<(), SessionError> {
+        if !self.shared.tools.lock().is_open(call_id) {
+            return Err(SessionError::InvalidArgument(format!(
+                "no open tool call with call_id \"{}\" (already answered, or from a previous connection)",
+                truncate_for_message(call_id)
+            )));
+        }
+        self.send(Command::ToolResult {
+            call_id: call_id.to_string(),
+            output: output.to_string(),
+        })
+    }
+
+    /// Merges a partial session object into the configuration every (re)connect sends;
+    /// once the session has a worker, it is also sent as `session.update`.
+    pub fn update_session(&self, partial: Value) -> Result<(), SessionError> {
+        if !partial.is_object() {
+            return Err(SessionError::InvalidArgument("session_json must be a JSON object".into()));
+        }
+        client::merge_json(&mut self.shared.user_session.lock(), &partial);
+        if self.worker.lock().is_some() && !self.shared.closing.load(Ordering::Acquire) {
+            self.cmd_tx
+                .try_send(Command::UpdateSession(partial))
+                .map_err(|_| SessionError::QueueFull("the session's command queue is full".into()))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Shortens user-supplied text quoted in an error message.
+pub fn truncate_for_message(s: &str) -> String {
+    const MAX: usize = 80;
+    if s.len() <= MAX {
+        return s.to_string();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}

@@ -1,0 +1,67 @@
+//! `rv-mock-server [--port N] [--tls] [--key KEY] [--no-stdin]`: serve the mock Realtime API
+//! on 127.0.0.1, print `listening <url>` once, and run until stdin closes (or forever with
+//! `--no-stdin`, until killed).
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+use rv_mock_server::{MockConfig, MockServer};
+
+fn main() -> ExitCode {
+    let mut config = MockConfig::default();
+    let mut wait_for_stdin = true;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--port" => match args.next().and_then(|p| p.parse().ok()) {
+                Some(port) => config.port = port,
+                None => return usage("--port needs a number"),
+            },
+            "--tls" => config.tls = true,
+            "--key" => match args.next() {
+                Some(key) => config.api_key = Some(key),
+                None => return usage("--key needs a value"),
+            },
+            "--no-stdin" => wait_for_stdin = false,
+            "--help" | "-h" => return usage(""),
+            other => return usage(&format!("unknown argument {other}")),
+        }
+    }
+    let server = match MockServer::start(config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("rv-mock-server: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut stdout = std::io::stdout();
+    if writeln!(stdout, "listening {}", server.url())
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
+        return ExitCode::FAILURE;
+    }
+    if wait_for_stdin {
+        let mut sink = [0u8; 1024];
+        let mut stdin = std::io::stdin();
+        while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+    } else {
+        loop {
+            std::thread::park();
+        }
+    }
+    server.shutdown();
+    ExitCode::SUCCESS
+}
+
+fn usage(problem: &str) -> ExitCode {
+    if !problem.is_empty() {
+        eprintln!("rv-mock-server: {problem}");
+    }
+    eprintln!("usage: rv-mock-server [--port N] [--tls] [--key KEY] [--no-stdin]");
+    if problem.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    }
+}

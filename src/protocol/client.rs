@@ -1,0 +1,917 @@
+//! Client events: the JSON the plugin sends to the Realtime server.
+//!
+//! Every builder returns the event serialized as a `String`, ready for a WebSocket text
+//! frame, with a fresh `event_id` (the server echoes it in `error.event_id` when that
+//! event fails). The session configuration is always held in the GA shape (the shape of
+//! `DESIGN.md` section 4); [`session_update`] translates it to the older preview ("beta")
+//! shape at send time when the deployment needs it.
+//!
+//! Conformance: every GA event built here is checked against the official SDK's models
+//! (`openai==3.54.0`, plus a strict walk that rejects undeclared keys) by
+//! `tests/protocol_conformance.rs` through `tools/validate_events.py`. Beta events are not
+//! validated against the GA SDK (it has no models for them); their shape is pinned by unit
+//! tests against the preview schema described in `protocol.md`.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use serde_json::{json, Map, Value};
+
+/// The only sample rate OpenAI's `audio/pcm` format takes (the schema's literal), and the
+/// rate at which the plugin always asks for model audio.
+pub const OPENAI_PCM_RATE: u32 = 24_000;
+
+/// Sample rate of G.711 (`audio/pcmu`, `audio/pcma`).
+pub const G711_RATE: u32 = 8_000;
+
+/// Which schema the server speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProtocolFlavor {
+    /// The GA Realtime API (`/v1/realtime`, no `OpenAI-Beta` header). The default.
+    #[default]
+    Ga,
+    /// The older preview schema (`OpenAI-Beta: realtime=v1`): `modalities`,
+    /// `input_audio_format: "pcm16"`, session audio settings at the top level.
+    Beta,
+}
+
+impl ProtocolFlavor {
+    /// The flavor named by the config's `protocol` field (`"ga"` or `"beta"`, exact,
+    /// lowercase); `None` for anything else.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "ga" => Some(Self::Ga),
+            "beta" => Some(Self::Beta),
+            _ => None,
+        }
+    }
+
+    /// The config name of this flavor (`"ga"` or `"beta"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ga => "ga",
+            Self::Beta => "beta",
+        }
+    }
+}
+
+/// A fresh client `event_id`: `"evt_"`, a per-process random tag, `_`, a counter.
+///
+/// Unique within the process (the counter) and unlikely to collide across processes (the
+/// tag), which is all the server needs to point an `error` back at the event that failed.
+/// `event_id` is optional on every client event in the SDK's schema.
+pub fn next_event_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static TAG: OnceLock<u32> = OnceLock::new();
+    // RandomState is seeded from the OS per process: randomness without another crate.
+    let tag = *TAG.get_or_init(|| RandomState::new().build_hasher().finish() as u32);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("evt_{tag:08x}_{n}")
+}
+
+/// The session the plugin asks for before the user's overrides are merged in (GA shape).
+///
+/// `type: "realtime"`, audio-only output (the transcript comes with it), `audio/pcm` in at
+/// `input_rate` and out at 24000 Hz, voice `alloy`, and server VAD that both creates and
+/// interrupts responses (threshold 0.5, 300 ms prefix padding, 500 ms silence).
+///
+/// `input_rate` is the rate of the PCM16 the plugin will send, and the declared format must
+/// match the bytes: OpenAI takes 24000 only (the SDK's schema has the literal 24000, and the
+/// conformance test covers that case); 16000 is declared as such for other servers that
+/// accept it. The session is GA-shaped for both flavors: [`session_update`] translates it
+/// for beta servers, so `flavor` does not change the result today.
+pub fn default_session(flavor: ProtocolFlavor, input_rate: u32) -> Value {
+    let _ = flavor; // one canonical shape; translation happens at send time
+    json!({
+        "type": "realtime",
+        "output_modalities": ["audio"],
+        "audio": {
+            "input": {
+                "format": {"type": "audio/pcm", "rate": input_rate},
+                "turn_detection": {
+                    "type": "server_vad",
+                    "threshold": 0.5,
+                    "prefix_padding_ms": 300,
+                    "silence_duration_ms": 500,
+                    "create_response": true,
+                    "interrupt_response": true
+                }
+            },
+            "output": {
+                "format": {"type": "audio/pcm", "rate": OPENAI_PCM_RATE},
+                "voice": "alloy"
+            }
+        }
+    })
+}
+
+/// Deep-merges `overlay` into `base`.
+///
+/// Objects merge key by key, recursively; anything else in the overlay (arrays, scalars,
+/// `null`) replaces what was there. A `null` is kept as `null`, not removed: that is how a
+/// session field is switched off (`"turn_detection": null` means push-to-talk). An overlay
+/// that is not an object replaces `base` whole.
+///
+/// One exception, because the API's objects are tagged unions: when both objects have a
+/// `type` and the types differ, the overlay replaces the object instead of merging into it.
+/// Otherwise `{"turn_detection": {"type": "semantic_vad"}}` over the default server VAD
+/// would keep `threshold` (which `semantic_vad` does not have, and the API rejects), and
+/// `{"format": {"type": "audio/pcmu"}}` would keep a PCM `rate`.
+pub fn merge_json(base: &mut Value, overlay: &Value) {
+    match (base, overlay) {
+        (Value::Object(base_map), Value::Object(overlay_map))
+            if !changes_variant(base_map, overlay_map) =>
+        {
+            for (key, overlay_value) in overlay_map {
+                match base_map.get_mut(key) {
+                    Some(base_value) if base_value.is_object() && overlay_value.is_object() => {
+                        merge_json(base_value, overlay_value)
+                    }
+                    _ => {
+                        base_map.insert(key.clone(), overlay_value.clone());
+                    }
+                }
+            }
+        }
+        (base, overlay) => *base = overlay.clone(),
+    }
+}
+
+/// Whether `overlay` switches a tagged object to another variant (both have a `type`, and
+/// they differ).
+fn changes_variant(base: &Map<String, Value>, overlay: &Map<String, Value>) -> bool {
+    match (base.get("type"), overlay.get("type")) {
+        (Some(old), Some(new)) => old != new,
+        _ => false,
+    }
+}
+
+/// `session.update` carrying `session` (GA-shaped: the defaults merged with the user's
+/// overrides, or a partial update).
+///
+/// GA: the session goes out as given, with `type: "realtime"` added when it is missing (the
+/// schema requires it, and partial updates from `rv_update_session` usually omit it). Beta:
+/// the session is translated by [`beta_session`]. A `session` that is not an object is sent
+/// as given (the server reports the error, pointing at this event's id).
+pub fn session_update(flavor: ProtocolFlavor, session: &Value) -> String {
+    let session = match flavor {
+        ProtocolFlavor::Ga => {
+            let mut session = session.clone();
+            if let Value::Object(map) = &mut session {
+                map.entry("type")
+                    .or_insert_with(|| Value::String("realtime".into()));
+            }
+            session
+        }
+        ProtocolFlavor::Beta => beta_session(session).0,
+    };
+    event("session.update", [("session", session)])
+}
+
+/// Keys of a GA session that the preview schema has no equivalent for; [`beta_session`]
+/// drops them (a beta server rejects unknown parameters) and reports them.
+const GA_ONLY_SESSION_KEYS: &[&str] = &[
+    "type",
+    "include",
+    "parallel_tool_calls",
+    "prompt",
+    "reasoning",
+    "truncation",
+];
+
+/// Translates a GA-shaped session into the preview ("beta") shape.
+///
+/// `output_modalities` becomes `modalities` (`["audio"]` -> `["audio","text"]`, the only
+/// audio form the preview takes); `audio.input.format` -> `input_audio_format`
+/// (`audio/pcm` -> `"pcm16"`, `audio/pcmu` -> `"g711_ulaw"`, `audio/pcma` -> `"g711_alaw"`);
+/// `audio.input.turn_detection` -> `turn_detection`; `audio.input.transcription` ->
+/// `input_audio_transcription`; `audio.input.noise_reduction` ->
+/// `input_audio_noise_reduction`; `audio.output.format` -> `output_audio_format`;
+/// `audio.output.voice` -> `voice`; `audio.output.speed` -> `speed`; `max_output_tokens` ->
+/// `max_response_output_tokens`. `null`s are carried over (they switch things off in both
+/// schemas). Keys the preview shares (`instructions`, `tools`, `tool_choice`,
+/// `temperature`, `model`, `tracing`, ...) pass through, as do keys already in the beta
+/// shape. Returns the translated session and the GA-only keys that were dropped (`type`
+/// included), so the caller can log them. A non-object is returned unchanged.
+pub fn beta_session(session: &Value) -> (Value, Vec<String>) {
+    let Value::Object(ga) = session else {
+        return (session.clone(), Vec::new());
+    };
+    let mut beta = Map::new();
+    let mut dropped = Vec::new();
+    for (key, value) in ga {
+        match key.as_str() {
+            "output_modalities" => {
+                beta.insert("modalities".into(), beta_modalities(value));
+            }
+            "max_output_tokens" => {
+                beta.insert("max_response_output_tokens".into(), value.clone());
+            }
+            "audio" => translate_beta_audio(value, &mut beta, &mut dropped),
+            k if GA_ONLY_SESSION_KEYS.contains(&k) => dropped.push(key.clone()),
+            _ => {
+                // Beta-shaped keys given directly win over anything translated from `audio`.
+                beta.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    (Value::Object(beta), dropped)
+}
+
+/// Moves the GA `audio` block's settings to the preview's top-level keys.
+fn translate_beta_audio(audio: &Value, beta: &mut Map<String, Value>, dropped: &mut Vec<String>) {
+    let Value::Object(audio) = audio else {
+        dropped.push("audio".into());
+        return;
+    };
+    for (direction, block) in audio {
+        let Value::Object(block) = block else {
+            dropped.push(format!("audio.{direction}"));
+            continue;
+        };
+        for (key, value) in block {
+            let beta_key = match (direction.as_str(), key.as_str()) {
+                ("input", "format") => "input_audio_format",
+                ("input", "turn_detection") => "turn_detection",
+                ("input", "transcription") => "input_audio_transcription",
+                ("input", "noise_reduction") => "input_audio_noise_reduction",
+                ("output", "format") => "output_audio_format",
+                ("output", "voice") => "voice",
+                ("output", "speed") => "speed",
+                _ => {
+                    dropped.push(format!("audio.{direction}.{key}"));
+                    continue;
+                }
+            };
+            let beta_value = if key == "format" {
+                beta_audio_format(value)
+            } else {
+                value.clone()
+            };
+            beta.entry(beta_key).or_insert(beta_value);
+        }
+    }
+}
+
+/// GA `{"type": "audio/pcm", ...}` -> beta `"pcm16"` (and the G.711 pair); anything else
+/// (a beta string already, `null`, an unknown type) is carried over unchanged.
+fn beta_audio_format(format: &Value) -> Value {
+    match format.get("type").and_then(Value::as_str) {
+        Some("audio/pcm") => Value::String("pcm16".into()),
+        Some("audio/pcmu") => Value::String("g711_ulaw".into()),
+        Some("audio/pcma") => Value::String("g711_alaw".into()),
+        _ => format.clone(),
+    }
+}
+
+/// GA `output_modalities` -> beta `modalities`: audio always comes with text in the preview.
+fn beta_modalities(output_modalities: &Value) -> Value {
+    let Some(list) = output_modalities.as_array() else {
+        return output_modalities.clone();
+    };
+    if list.iter().any(|m| m == "audio") {
+        json!(["audio", "text"])
+    } else {
+        Value::Array(list.clone())
+    }
+}
+
+/// `input_audio_buffer.append` with base64 PCM16 (`b64`) in the session's input format.
+///
+/// Built without an intermediate `Value` tree: this is the hot event (one per 20-40 ms).
+pub fn input_audio_append(b64: &str) -> String {
+    let id = next_event_id();
+    // `id` is ASCII hex with no characters JSON needs escaped; the audio is escaped properly
+    // (serde_json cannot fail to serialize a &str).
+    let audio = serde_json::to_string(b64).unwrap_or_else(|_| "\"\"".into());
+    let mut out = String::with_capacity(audio.len() + id.len() + 64);
+    out.push_str("{\"type\":\"input_audio_buffer.append\",\"event_id\":\"");
+    out.push_str(&id);
+    out.push_str("\",\"audio\":");
+    out.push_str(&audio);
+    out.push('}');
+    out
+}
+
+/// `input_audio_buffer.append` for raw PCM16 little-endian bytes (`pcm_le`), base64-encoded
+/// straight into the event string: one allocation, no intermediate base64 `String`.
+/// Equivalent to `input_audio_append(&STANDARD.encode(pcm_le))`.
+pub fn input_audio_append_pcm(pcm_le: &[u8]) -> String {
+    use base64::Engine as _;
+    const HEAD: &str = "{\"type\":\"input_audio_buffer.append\",\"event_id\":\"";
+    let id = next_event_id();
+    let b64_len = base64::encoded_len(pcm_le.len(), true).unwrap_or(0);
+    let mut out = String::with_capacity(HEAD.len() + id.len() + b64_len + 16);
+    out.push_str(HEAD);
+    out.push_str(&id);
+    out.push_str("\",\"audio\":\"");
+    // The base64 alphabet (A-Z a-z 0-9 + / =) needs no JSON escaping.
+    base64::engine::general_purpose::STANDARD.encode_string(pcm_le, &mut out);
+    out.push_str("\"}");
+    out
+}
+
+/// `input_audio_buffer.commit`: turns the buffered input into a user item (push-to-talk;
+/// with server VAD the server commits by itself).
+pub fn input_audio_commit() -> String {
+    event("input_audio_buffer.commit", [])
+}
+
+/// `input_audio_buffer.clear`: drops the uncommitted input audio.
+pub fn input_audio_clear() -> String {
+    event("input_audio_buffer.clear", [])
+}
+
+/// `response.create`, with the optional `response` parameters passed through verbatim
+/// (GA shape; `None` or `null` sends no `response` key, i.e. the session's settings).
+pub fn response_create(response: Option<&Value>) -> String {
+    match response {
+        Some(params) if !params.is_null() => {
+            event("response.create", [("response", params.clone())])
+        }
+        _ => event("response.create", []),
+    }
+}
+
+/// `response.create` for `flavor`: GA as [`response_create`]; beta translates GA-shaped
+/// parameters (`output_modalities` -> `modalities`, `audio.output.voice` -> `voice`,
+/// `audio.output.format` -> `output_audio_format`, `max_output_tokens` ->
+/// `max_response_output_tokens`) and leaves beta-shaped ones alone, dropping the same
+/// GA-only keys as [`beta_session`].
+pub fn response_create_for(flavor: ProtocolFlavor, response: Option<&Value>) -> String {
+    match (flavor, response) {
+        (ProtocolFlavor::Beta, Some(params)) if params.is_object() => {
+            event("response.create", [("response", beta_session(params).0)])
+        }
+        _ => response_create(response),
+    }
+}
+
+/// `response.cancel`, for one response when `response_id` is given (the default
+/// conversation's in-progress response otherwise).
+pub fn response_cancel(response_id: Option<&str>) -> String {
+    match response_id {
+        Some(id) => event(
+            "response.cancel",
+            [("response_id", Value::String(id.into()))],
+        ),
+        None => event("response.cancel", []),
+    }
+}
+
+/// `conversation.item.truncate`: cut the assistant item's audio at `audio_end_ms` (what the
+/// user actually heard), so the server drops the unheard audio and its transcript.
+pub fn conversation_item_truncate(item_id: &str, content_index: u32, audio_end_ms: u64) -> String {
+    event(
+        "conversation.item.truncate",
+        [
+            ("item_id", Value::String(item_id.into())),
+            ("content_index", Value::from(content_index)),
+            ("audio_end_ms", Value::from(audio_end_ms)),
+        ],
+    )
+}
+
+/// `conversation.item.create` with any item, passed through verbatim.
+pub fn conversation_item_create(item: &Value) -> String {
+    event("conversation.item.create", [("item", item.clone())])
+}
+
+/// `conversation.item.delete` for `item_id`.
+pub fn conversation_item_delete(item_id: &str) -> String {
+    event(
+        "conversation.item.delete",
+        [("item_id", Value::String(item_id.into()))],
+    )
+}
+
+/// A tool's result: `conversation.item.create` with a `function_call_output` item. The
+/// model only reacts once a `response.create` follows (one per response, after all of its
+/// calls are answered).
+pub fn function_call_output(call_id: &str, output: &str) -> String {
+    conversation_item_create(&json!({
+        "type": "function_call_output",
+        "call_id": call_id,
+        "output": output
+    }))
+}
+
+/// A typed user message: `conversation.item.create` with a user `message` item holding
+/// one `input_text` part. Follow it with `response.create`.
+pub fn user_text_message(text: &str) -> String {
+    conversation_item_create(&json!({
+        "type": "message",
+        "role": "user",
+        "content": [{"type": "input_text", "text": text}]
+    }))
+}
+
+/// Serializes an event: `type`, a fresh `event_id`, then `fields`.
+fn event<const N: usize>(event_type: &str, fields: [(&str, Value); N]) -> String {
+    let mut map = Map::new();
+    map.insert("type".into(), Value::String(event_type.into()));
+    map.insert("event_id".into(), Value::String(next_event_id()));
+    for (key, value) in fields {
+        map.insert(key.into(), value);
+    }
+    Value::Object(map).to_string()
+}
+
+/// Turn detection as the session worker must honour it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VadSettings {
+    /// The server detects turns (`server_vad` or `semantic_vad`): it commits the input
+    /// buffer by itself and sends `speech_started`/`speech_stopped`. `false` is push-to-talk.
+    pub server_vad: bool,
+    /// The server creates a response when the user stops speaking.
+    pub create_response: bool,
+    /// The server cancels the current response when the user starts speaking (so the
+    /// client must stop playback and truncate).
+    pub interrupt_response: bool,
+}
+
+/// The turn detection a session asks for.
+///
+/// Reads `audio.input.turn_detection` (GA), else the top-level `turn_detection` (a
+/// beta-shaped session). `null` is push-to-talk (everything off). An object means server
+/// turn detection, with `create_response` and `interrupt_response` defaulting to `true`
+/// (the API's defaults) when absent or not booleans. When the session does not mention turn
+/// detection at all the server's default applies, which is server VAD with both on.
+pub fn vad_settings(session: &Value) -> VadSettings {
+    let ga = session
+        .get("audio")
+        .and_then(|a| a.get("input"))
+        .and_then(|i| i.get("turn_detection"));
+    let turn_detection = ga.or_else(|| session.get("turn_detection"));
+    match turn_detection {
+        Some(Value::Null) => VadSettings {
+            server_vad: false,
+            create_response: false,
+            interrupt_response: false,
+        },
+        Some(td) => VadSettings {
+            server_vad: true,
+            create_response: td
+                .get("create_response")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+            interrupt_response: td
+                .get("interrupt_response")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+        },
+        None => VadSettings {
+            server_vad: true,
+            create_response: true,
+            interrupt_response: true,
+        },
+    }
+}
+
+/// The input audio format a session declares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputAudioFormat {
+    /// 16-bit little-endian mono PCM at this rate (`audio/pcm`, beta `pcm16`).
+    Pcm16 {
+        /// Samples per second.
+        rate: u32,
+    },
+    /// G.711 mu-law at 8 kHz (`audio/pcmu`, beta `g711_ulaw`).
+    G711Ulaw,
+    /// G.711 A-law at 8 kHz (`audio/pcma`, beta `g711_alaw`).
+    G711Alaw,
+    /// A format this plugin does not know (its type name, or the JSON when it has none).
+    Other(String),
+}
+
+/// The input audio format declared by `session`: `audio.input.format` (GA), else the
+/// top-level `input_audio_format` (beta). When none is declared, or `audio/pcm` has no
+/// usable `rate`, the API's default applies: PCM16 at 24000 Hz.
+pub fn input_format_of(session: &Value) -> InputAudioFormat {
+    let ga = session
+        .get("audio")
+        .and_then(|a| a.get("input"))
+        .and_then(|i| i.get("format"));
+    let format = ga.or_else(|| session.get("input_audio_format"));
+    let pcm_rate = |f: &Value| {
+        f.get("rate")
+            .and_then(Value::as_u64)
+            .and_then(|r| u32::try_from(r).ok())
+            .filter(|r| *r > 0)
+            .unwrap_or(OPENAI_PCM_RATE)
+    };
+    match format {
+        None | Some(Value::Null) => InputAudioFormat::Pcm16 {
+            rate: OPENAI_PCM_RATE,
+        },
+        Some(Value::String(name)) => match name.as_str() {
+            "pcm16" => InputAudioFormat::Pcm16 {
+                rate: OPENAI_PCM_RATE,
+            },
+            "g711_ulaw" => InputAudioFormat::G711Ulaw,
+            "g711_alaw" => InputAudioFormat::G711Alaw,
+            other => InputAudioFormat::Other(other.into()),
+        },
+        Some(f) => match f.get("type").and_then(Value::as_str) {
+            Some("audio/pcm") | None if f.is_object() => {
+                InputAudioFormat::Pcm16 { rate: pcm_rate(f) }
+            }
+            Some("audio/pcmu") => InputAudioFormat::G711Ulaw,
+            Some("audio/pcma") => InputAudioFormat::G711Alaw,
+            Some(other) => InputAudioFormat::Other(other.into()),
+            None => InputAudioFormat::Other(f.to_string()),
+        },
+    }
+}
+
+/// The input sample rate `session` declares (see [`input_format_of`]): the PCM rate, or
+/// 8000 for G.711 and 24000 for a format the plugin does not know.
+pub fn input_rate_of(session: &Value) -> u32 {
+    match input_format_of(session) {
+        InputAudioFormat::Pcm16 { rate } => rate,
+        InputAudioFormat::G711Ulaw | InputAudioFormat::G711Alaw => G711_RATE,
+        InputAudioFormat::Other(_) => OPENAI_PCM_RATE,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(event: &str) -> Value {
+        serde_json::from_str(event).expect("builders emit valid JSON")
+    }
+
+    #[test]
+    fn event_ids_are_unique_and_prefixed() {
+        let ids: Vec<String> = (0..1000).map(|_| next_event_id()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), ids.len());
+        assert!(ids.iter().all(|id| id.starts_with("evt_")));
+        let a = parse(&input_audio_commit());
+        let b = parse(&input_audio_commit());
+        assert_ne!(a["event_id"], b["event_id"]);
+    }
+
+    #[test]
+    fn default_session_has_the_ga_shape() {
+        let s = default_session(ProtocolFlavor::Ga, 24_000);
+        assert_eq!(s["type"], "realtime");
+        assert_eq!(s["output_modalities"], json!(["audio"]));
+        assert_eq!(
+            s["audio"]["input"]["format"],
+            json!({"type": "audio/pcm", "rate": 24000})
+        );
+        assert_eq!(s["audio"]["output"]["format"]["rate"], 24000);
+        assert_eq!(s["audio"]["output"]["voice"], "alloy");
+        let td = &s["audio"]["input"]["turn_detection"];
+        assert_eq!(td["type"], "server_vad");
+        assert_eq!(td["threshold"], 0.5);
+        assert_eq!(td["prefix_padding_ms"], 300);
+        assert_eq!(td["silence_duration_ms"], 500);
+        assert_eq!(td["create_response"], true);
+        assert_eq!(td["interrupt_response"], true);
+        // The declared input rate follows the bytes; output stays at OpenAI's rate.
+        let s16 = default_session(ProtocolFlavor::Ga, 16_000);
+        assert_eq!(s16["audio"]["input"]["format"]["rate"], 16000);
+        assert_eq!(s16["audio"]["output"]["format"]["rate"], 24000);
+        assert_eq!(input_rate_of(&s16), 16_000);
+    }
+
+    #[test]
+    fn merge_objects_recurse_and_scalars_arrays_null_replace() {
+        let mut base = json!({
+            "a": {"x": 1, "y": {"deep": true, "keep": 1}},
+            "list": [1, 2, 3],
+            "s": "old",
+            "td": {"type": "server_vad"}
+        });
+        merge_json(
+            &mut base,
+            &json!({
+                "a": {"y": {"deep": false}, "z": 2},
+                "list": [9],
+                "s": 5,
+                "td": null,
+                "new": {"k": "v"}
+            }),
+        );
+        assert_eq!(
+            base,
+            json!({
+                "a": {"x": 1, "y": {"deep": false, "keep": 1}, "z": 2},
+                "list": [9],
+                "s": 5,
+                "td": null,
+                "new": {"k": "v"}
+            })
+        );
+        // An object overlay over a scalar replaces it; a scalar overlay replaces an object.
+        let mut scalar = json!({"a": 1});
+        merge_json(&mut scalar, &json!({"a": {"b": 2}}));
+        assert_eq!(scalar, json!({"a": {"b": 2}}));
+        let mut whole = json!({"a": 1});
+        merge_json(&mut whole, &json!([1]));
+        assert_eq!(whole, json!([1]));
+    }
+
+    #[test]
+    fn merge_replaces_a_tagged_object_that_changes_type() {
+        let mut s = default_session(ProtocolFlavor::Ga, 24_000);
+        merge_json(
+            &mut s,
+            &json!({"audio": {"input": {
+                "turn_detection": {"type": "semantic_vad", "eagerness": "low"},
+                "format": {"type": "audio/pcmu"}
+            }}}),
+        );
+        assert_eq!(
+            s["audio"]["input"]["turn_detection"],
+            json!({"type": "semantic_vad", "eagerness": "low"})
+        );
+        assert_eq!(s["audio"]["input"]["format"], json!({"type": "audio/pcmu"}));
+        // Same type: a normal deep merge.
+        merge_json(
+            &mut s,
+            &json!({"audio": {"input": {"turn_detection": {"type": "semantic_vad", "create_response": false}}}}),
+        );
+        assert_eq!(
+            s["audio"]["input"]["turn_detection"],
+            json!({"type": "semantic_vad", "eagerness": "low", "create_response": false})
+        );
+        // No type in the overlay: a deep merge into whatever variant is there.
+        merge_json(
+            &mut s,
+            &json!({"audio": {"input": {"turn_detection": {"interrupt_response": false}}}}),
+        );
+        assert_eq!(s["audio"]["input"]["turn_detection"]["eagerness"], "low");
+        assert_eq!(
+            s["audio"]["input"]["turn_detection"]["interrupt_response"],
+            false
+        );
+    }
+
+    #[test]
+    fn merged_user_voice_and_push_to_talk() {
+        let mut s = default_session(ProtocolFlavor::Ga, 24_000);
+        merge_json(
+            &mut s,
+            &json!({"audio": {"output": {"voice": "marin"}, "input": {"turn_detection": null}}}),
+        );
+        assert_eq!(s["audio"]["output"]["voice"], "marin");
+        assert_eq!(s["audio"]["output"]["format"]["rate"], 24000);
+        assert!(s["audio"]["input"]["turn_detection"].is_null());
+        assert_eq!(s["audio"]["input"]["format"]["type"], "audio/pcm");
+        let v = vad_settings(&s);
+        assert_eq!(
+            v,
+            VadSettings {
+                server_vad: false,
+                create_response: false,
+                interrupt_response: false
+            }
+        );
+    }
+
+    #[test]
+    fn vad_settings_ga_beta_and_defaults() {
+        let on = vad_settings(&default_session(ProtocolFlavor::Ga, 24_000));
+        assert!(on.server_vad && on.create_response && on.interrupt_response);
+        let semantic = json!({"audio": {"input": {"turn_detection":
+            {"type": "semantic_vad", "create_response": false}}}});
+        let v = vad_settings(&semantic);
+        assert!(v.server_vad && !v.create_response && v.interrupt_response);
+        let beta = json!({"turn_detection": {"type": "server_vad", "interrupt_response": false}});
+        let v = vad_settings(&beta);
+        assert!(v.server_vad && v.create_response && !v.interrupt_response);
+        let beta_ptt = json!({"turn_detection": null});
+        assert!(!vad_settings(&beta_ptt).server_vad);
+        let absent = vad_settings(&json!({"type": "realtime"}));
+        assert!(absent.server_vad && absent.create_response && absent.interrupt_response);
+        // Not an object at all: the server's defaults.
+        assert!(vad_settings(&Value::Null).server_vad);
+    }
+
+    #[test]
+    fn input_format_and_rate() {
+        assert_eq!(input_rate_of(&json!({})), 24_000);
+        assert_eq!(
+            input_rate_of(&json!({"audio": {"input": {"format": {"type": "audio/pcm"}}}})),
+            24_000
+        );
+        let pcmu = json!({"audio": {"input": {"format": {"type": "audio/pcmu"}}}});
+        assert_eq!(input_format_of(&pcmu), InputAudioFormat::G711Ulaw);
+        assert_eq!(input_rate_of(&pcmu), 8_000);
+        assert_eq!(
+            input_rate_of(&json!({"input_audio_format": "pcm16"})),
+            24_000
+        );
+        assert_eq!(
+            input_format_of(&json!({"input_audio_format": "g711_alaw"})),
+            InputAudioFormat::G711Alaw
+        );
+        assert_eq!(
+            input_format_of(&json!({"audio": {"input": {"format": {"type": "opus"}}}})),
+            InputAudioFormat::Other("opus".into())
+        );
+        // A rate that does not fit, or is not a number, falls back to the API's default.
+        let huge =
+            json!({"audio": {"input": {"format": {"type": "audio/pcm", "rate": 1u64 << 40}}}});
+        assert_eq!(input_rate_of(&huge), 24_000);
+        let text = json!({"audio": {"input": {"format": {"type": "audio/pcm", "rate": "16000"}}}});
+        assert_eq!(input_rate_of(&text), 24_000);
+    }
+
+    #[test]
+    fn ga_session_update_adds_the_required_type() {
+        let e = parse(&session_update(
+            ProtocolFlavor::Ga,
+            &json!({"instructions": "hi"}),
+        ));
+        assert_eq!(e["type"], "session.update");
+        assert_eq!(
+            e["session"],
+            json!({"type": "realtime", "instructions": "hi"})
+        );
+        let full = default_session(ProtocolFlavor::Ga, 24_000);
+        let e = parse(&session_update(ProtocolFlavor::Ga, &full));
+        assert_eq!(e["session"], full);
+    }
+
+    #[test]
+    fn beta_session_update_has_the_preview_shape() {
+        let mut s = default_session(ProtocolFlavor::Beta, 24_000);
+        merge_json(
+            &mut s,
+            &json!({
+                "instructions": "Be brief.",
+                "tools": [{"type": "function", "name": "move_cube", "parameters": {}}],
+                "tool_choice": "auto",
+                "temperature": 0.7,
+                "max_output_tokens": 200,
+                "truncation": "auto",
+                "audio": {"input": {"transcription": {"model": "whisper-1"}}}
+            }),
+        );
+        let e = parse(&session_update(ProtocolFlavor::Beta, &s));
+        let session = e["session"].as_object().expect("session object");
+        assert_eq!(e["type"], "session.update");
+        assert_eq!(session["modalities"], json!(["audio", "text"]));
+        assert_eq!(session["input_audio_format"], "pcm16");
+        assert_eq!(session["output_audio_format"], "pcm16");
+        assert_eq!(session["voice"], "alloy");
+        assert_eq!(session["turn_detection"]["type"], "server_vad");
+        assert_eq!(session["input_audio_transcription"]["model"], "whisper-1");
+        assert_eq!(session["instructions"], "Be brief.");
+        assert_eq!(session["tools"][0]["name"], "move_cube");
+        assert_eq!(session["tool_choice"], "auto");
+        assert_eq!(session["temperature"], 0.7);
+        assert_eq!(session["max_response_output_tokens"], 200);
+        for ga_only in [
+            "type",
+            "audio",
+            "output_modalities",
+            "max_output_tokens",
+            "truncation",
+        ] {
+            assert!(
+                !session.contains_key(ga_only),
+                "{ga_only} must not reach a beta server"
+            );
+        }
+        let (_, dropped) = beta_session(&s);
+        assert!(dropped.contains(&"type".to_string()));
+        assert!(dropped.contains(&"truncation".to_string()));
+    }
+
+    #[test]
+    fn beta_translation_keeps_nulls_and_beta_keys() {
+        let ptt = json!({"audio": {"input": {"turn_detection": null, "transcription": null}},
+                         "output_modalities": ["text"], "voice": "ash"});
+        let (beta, _) = beta_session(&ptt);
+        assert_eq!(
+            beta,
+            json!({"turn_detection": null, "input_audio_transcription": null,
+                   "modalities": ["text"], "voice": "ash"})
+        );
+        // A direct beta key wins over the translated GA one.
+        let both = json!({"voice": "ash", "audio": {"output": {"voice": "alloy"}}});
+        assert_eq!(beta_session(&both).0["voice"], "ash");
+        let pcma = json!({"audio": {"output": {"format": {"type": "audio/pcma"}}}});
+        assert_eq!(beta_session(&pcma).0["output_audio_format"], "g711_alaw");
+        assert_eq!(beta_session(&json!(3)).0, json!(3));
+    }
+
+    #[test]
+    fn audio_append_escapes_and_carries_the_payload() {
+        let e = parse(&input_audio_append("AAEC/w=="));
+        assert_eq!(e["type"], "input_audio_buffer.append");
+        assert_eq!(e["audio"], "AAEC/w==");
+        assert!(e["event_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("evt_")));
+        // Not base64, but it must still be well-formed JSON carrying the exact string.
+        let nasty = "a\"b\\c\n\u{0}é";
+        assert_eq!(parse(&input_audio_append(nasty))["audio"], nasty);
+        assert_eq!(e.as_object().map(|m| m.len()), Some(3));
+    }
+
+    #[test]
+    fn pcm_append_matches_the_base64_append() {
+        use base64::Engine as _;
+        for len in [0usize, 1, 2, 3, 4, 959, 960, 1921] {
+            let pcm: Vec<u8> = (0..len).map(|i| (i * 37 % 256) as u8).collect();
+            let direct = parse(&input_audio_append_pcm(&pcm));
+            let via_string = parse(&input_audio_append(
+                &base64::engine::general_purpose::STANDARD.encode(&pcm),
+            ));
+            assert_eq!(direct["audio"], via_string["audio"], "len {len}");
+            assert_eq!(direct["type"], "input_audio_buffer.append");
+            assert_ne!(direct["event_id"], via_string["event_id"]);
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(direct["audio"].as_str().unwrap_or_default())
+                .expect("valid base64");
+            assert_eq!(decoded, pcm);
+        }
+    }
+
+    #[test]
+    fn simple_events() {
+        assert_eq!(
+            parse(&input_audio_commit())["type"],
+            "input_audio_buffer.commit"
+        );
+        assert_eq!(
+            parse(&input_audio_clear())["type"],
+            "input_audio_buffer.clear"
+        );
+        let c = parse(&response_cancel(None));
+        assert_eq!(c["type"], "response.cancel");
+        assert!(c.get("response_id").is_none());
+        assert_eq!(
+            parse(&response_cancel(Some("resp_1")))["response_id"],
+            "resp_1"
+        );
+        let t = parse(&conversation_item_truncate("item_9", 0, 1840));
+        assert_eq!(t["type"], "conversation.item.truncate");
+        assert_eq!(t["item_id"], "item_9");
+        assert_eq!(t["content_index"], 0);
+        assert_eq!(t["audio_end_ms"], 1840);
+        let d = parse(&conversation_item_delete("item_9"));
+        assert_eq!(
+            (d["type"].as_str(), d["item_id"].as_str()),
+            (Some("conversation.item.delete"), Some("item_9"))
+        );
+    }
+
+    #[test]
+    fn response_create_passes_params_through() {
+        let bare = parse(&response_create(None));
+        assert_eq!(bare["type"], "response.create");
+        assert!(bare.get("response").is_none());
+        assert!(parse(&response_create(Some(&Value::Null)))
+            .get("response")
+            .is_none());
+        let params = json!({"instructions": "Say hi", "output_modalities": ["text"]});
+        assert_eq!(parse(&response_create(Some(&params)))["response"], params);
+        let beta = parse(&response_create_for(ProtocolFlavor::Beta, Some(&params)));
+        assert_eq!(
+            beta["response"],
+            json!({"instructions": "Say hi", "modalities": ["text"]})
+        );
+        let ga = parse(&response_create_for(ProtocolFlavor::Ga, Some(&params)));
+        assert_eq!(ga["response"], params);
+    }
+
+    #[test]
+    fn tool_output_and_user_text_items() {
+        let o = parse(&function_call_output("call_1", "{\"ok\":true}"));
+        assert_eq!(o["type"], "conversation.item.create");
+        assert_eq!(
+            o["item"],
+            json!({"type": "function_call_output", "call_id": "call_1", "output": "{\"ok\":true}"})
+        );
+        let u = parse(&user_text_message("Move the cube \"up\""));
+        assert_eq!(
+            u["item"],
+            json!({"type": "message", "role": "user",
+                   "content": [{"type": "input_text", "text": "Move the cube \"up\""}]})
+        );
+    }
+
+    #[test]
+    fn flavor_names() {
+        assert_eq!(ProtocolFlavor::from_name("ga"), Some(ProtocolFlavor::Ga));
+        assert_eq!(
+            ProtocolFlavor::from_name("beta"),
+            Some(ProtocolFlavor::Beta)
+        );
+        assert_eq!(ProtocolFlavor::from_name("GA"), None);
+        assert_eq!(ProtocolFlavor::Beta.name(), "beta");
+        assert_eq!(ProtocolFlavor::default(), ProtocolFlavor::Ga);
+    }
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a fresh Debian machine, and nothing twice:
+#   - python: the official OpenAI SDK, pinned (tools/requirements.txt), for event conformance;
+#   - Debian: Mono (C# tests of the Unity scripts), valgrind (the C client under valgrind),
+#     a C compiler and OpenSSL headers (native-tls).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v cc >/dev/null || missing+=(gcc)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+[ -f /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
+command -v mcs >/dev/null || missing+=(mono-mcs)
+command -v mono >/dev/null || missing+=(mono-runtime)
+[ -d /usr/lib/mono/4.5 ] && [ -f /usr/lib/mono/4.5/System.Core.dll ] || missing+=(libmono-system-core4.0-cil)
+command -v valgrind >/dev/null || missing+=(valgrind)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "install-deps: apt-get install ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "install-deps: please install: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+want=$(sed -n 's/^openai==//p' tools/requirements.txt)
+have=$(python3 -c 'import openai; print(openai.__version__)' 2>/dev/null || true)
+if [ "$have" != "$want" ]; then
+  echo "install-deps: pip install -r tools/requirements.txt (openai $want)"
+  python3 -m pip install -q --disable-pip-version-check -r tools/requirements.txt
+fi

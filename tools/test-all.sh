@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Every test of the project, the README's test command:
+#   Rust unit + integration tests (the C ABI against the local Realtime server, the C client
+#   under valgrind, conformance with the official SDK, fuzz targets as bounded randomized tests),
+#   then the Unity scripts' C# tests under Mono against the real native library.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/install-deps.sh
+cargo test --workspace --all-targets
+if [ -f unity-package/Tests/run-mono-tests.sh ]; then
+  bash unity-package/Tests/run-mono-tests.sh
+fi
