@@ -105,7 +105,9 @@ if [[ "${RV_NO_SERVER:-0}" != "1" ]]; then
   echo "server: $RV_TEST_SERVER_URL (scripted tool call: $RV_TEST_SCRIPTED_TOOL)"
 fi
 
-# 5. Run. DllImport("realtime_voice") resolves to librealtime_voice.so through LD_LIBRARY_PATH.
+# 5. Run. The tests never need a real key: keep the developer's out of the local server's logs.
+unset OPENAI_API_KEY
+# DllImport("realtime_voice") resolves to librealtime_voice.so through LD_LIBRARY_PATH.
 export LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 cd "$OUT"
 set +e

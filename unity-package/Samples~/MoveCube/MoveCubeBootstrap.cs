@@ -52,6 +52,7 @@ namespace RealtimeVoice.Samples
 
         /// <summary>The tool. Runs on the main thread (from RealtimeVoice.Update), so it may touch the scene.</summary>
         [RealtimeTool("Move the cube by a distance in meters along each axis.", Name = "move_cube")]
+        [UnityEngine.Scripting.Preserve] // found by reflection: keep it under IL2CPP stripping
         public string MoveCube(
             [RealtimeToolParam("meters to the right (negative: left)")] float dx,
             [RealtimeToolParam("meters up (negative: down)")] float dy,
