@@ -41,7 +41,7 @@ pub enum ParseErrorKind {
 }
 
 /// Why a server frame could not be turned into a [`ServerEvent`]. Its message is short
-/// (input quoted at most [`MAX_QUOTE`] bytes) and safe to log.
+/// (at most 120 bytes of the input are quoted) and safe to log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
     kind: ParseErrorKind,
@@ -1274,8 +1274,18 @@ mod tests {
             assert!(parse_server_event(sample).is_ok(), "{sample}");
         }
         let replacements: [&[u8]; 12] = [
-            b"null", b"-1", b"1.5", b"\"\"", b"[]", b"{}", b"true", b"\"x\"", b"18446744073709551616",
-            b"\x00", b"\xff", b"\\",
+            b"null",
+            b"-1",
+            b"1.5",
+            b"\"\"",
+            b"[]",
+            b"{}",
+            b"true",
+            b"\"x\"",
+            b"18446744073709551616",
+            b"\x00",
+            b"\xff",
+            b"\\",
         ];
         let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
         let mut errors = 0usize;
@@ -1309,7 +1319,10 @@ mod tests {
             }
         }
         // The mutations must actually exercise the error paths.
-        assert!(errors > 5_000, "only {errors} of 20000 mutations failed to parse");
+        assert!(
+            errors > 5_000,
+            "only {errors} of 20000 mutations failed to parse"
+        );
     }
 
     #[test]
