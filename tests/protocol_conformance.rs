@@ -376,6 +376,41 @@ fn ga_server_samples_conform_and_parse() {
 }
 
 #[test]
+fn ga_server_samples_cover_every_server_event_type_of_the_sdk() {
+    let output = Command::new("python3")
+        .arg(repo_path("tools/validate_events.py"))
+        .args(["--list-types", "--kind", "server"])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run python3 ({e}); `{INSTALL_HINT}`"));
+    assert!(
+        output.status.success(),
+        "the validator could not list types: {}\n`{INSTALL_HINT}`",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let sdk_types = String::from_utf8_lossy(&output.stdout).into_owned();
+    let sdk_types: Vec<&str> = sdk_types.lines().collect();
+    assert!(
+        sdk_types.len() >= 40,
+        "suspiciously few types: {sdk_types:?}"
+    );
+    let fixture = std::fs::read_to_string(repo_path("tests/fixtures/server_events_ga.jsonl"))
+        .expect("fixture readable");
+    let sampled: Vec<String> = fixture
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v["type"].as_str().map(str::to_owned))
+        .collect();
+    let missing: Vec<&&str> = sdk_types
+        .iter()
+        .filter(|t| !sampled.iter().any(|s| s == *t))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no sample for {missing:?} (a new SDK release?)"
+    );
+}
+
+#[test]
 fn beta_server_samples_conform_and_parse_as_the_same_events() {
     let events = check_server_fixture("beta-server", "tests/fixtures/server_events_beta.jsonl");
     assert!(events

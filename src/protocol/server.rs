@@ -166,6 +166,18 @@ pub struct FunctionCall {
     pub item_id: Option<String>,
 }
 
+impl FunctionCall {
+    /// The arguments parsed, when they are a JSON object (what a tool's `parameters`
+    /// schema describes); `Value::Null` when the model wrote invalid JSON or something
+    /// other than an object. [`FunctionCall::arguments`] keeps the raw text either way.
+    pub fn parsed_arguments(&self) -> Value {
+        match serde_json::from_str::<Value>(&self.arguments) {
+            Ok(v @ Value::Object(_)) => v,
+            _ => Value::Null,
+        }
+    }
+}
+
 /// One parsed server event. Variants cover what the session acts on; every other valid
 /// event is [`ServerEvent::Other`].
 #[derive(Debug, Clone, PartialEq)]
@@ -1208,6 +1220,24 @@ mod tests {
                 assert!(function_calls.is_empty());
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn parsed_arguments_are_objects_or_null() {
+        let call = |arguments: &str| FunctionCall {
+            call_id: "c".into(),
+            name: "f".into(),
+            arguments: arguments.into(),
+            item_id: None,
+        };
+        assert_eq!(
+            call(r#"{"dx": 1.5, "tag": "a"}"#).parsed_arguments(),
+            serde_json::json!({"dx": 1.5, "tag": "a"})
+        );
+        assert_eq!(call("{}").parsed_arguments(), serde_json::json!({}));
+        for bad in ["", "{\"dx\": ", "[1]", "3", "null", "not json"] {
+            assert_eq!(call(bad).parsed_arguments(), Value::Null, "{bad:?}");
         }
     }
 
