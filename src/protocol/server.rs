@@ -924,6 +924,17 @@ mod tests {
     }
 
     #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let depth = 100_000;
+        let deep = format!(
+            "{{\"type\":\"session.updated\",\"session\":{}{}}}",
+            "[".repeat(depth),
+            "]".repeat(depth)
+        );
+        assert_eq!(parse_err(&deep).kind(), ParseErrorKind::InvalidJson);
+    }
+
+    #[test]
     fn type_must_be_a_string() {
         assert_eq!(parse_err("{}").kind(), ParseErrorKind::MissingType);
         assert_eq!(
