@@ -90,6 +90,17 @@
 #define RV_STATE_FAILED 6
 
 /**
+ * The only sample rate OpenAI's `audio/pcm` format takes (the schema's literal), and the
+ * rate at which the plugin always asks for model audio.
+ */
+#define OPENAI_PCM_RATE 24000
+
+/**
+ * Sample rate of G.711 (`audio/pcmu`, `audio/pcma`).
+ */
+#define G711_RATE 8000
+
+/**
  * A session handle: never 0, never reused.
  */
 typedef uint64_t RvSession;

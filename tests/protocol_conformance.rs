@@ -99,16 +99,31 @@ fn validate(kind: &str, file: &Path) -> Verdict {
     }
 }
 
-fn assert_all_pass(kind: &str, name: &str, events: &[String]) {
+/// Validates `events`; `context` says what the lines are, for the failure message.
+fn assert_all_pass(kind: &str, name: &str, events: &[String], context: &str) {
     let file = write_jsonl(name, events);
     let verdict = validate(kind, &file);
     assert_eq!(
         (verdict.exit_code, verdict.passed, verdict.failed),
         (0, events.len(), 0),
-        "events in {} do not conform ({kind}):\n{}",
+        "events in {} do not conform ({kind}; {context}):\n{}",
         file.display(),
         verdict.stdout
     );
+}
+
+/// `session.update` for each of [`sessions`], and a note naming them by line.
+fn session_updates(flavor: ProtocolFlavor) -> (Vec<String>, String) {
+    let sessions = sessions(flavor);
+    let labels: Vec<&str> = sessions.iter().map(|(label, _)| *label).collect();
+    let events = sessions
+        .iter()
+        .map(|(_, session)| session_update(flavor, session))
+        .collect();
+    (
+        events,
+        format!("lines 1..={} are the sessions {labels:?}", labels.len()),
+    )
 }
 
 fn tools() -> Value {
@@ -195,10 +210,7 @@ fn common_events() -> Vec<String> {
 
 #[test]
 fn every_ga_client_event_conforms_to_the_sdk() {
-    let mut events: Vec<String> = sessions(ProtocolFlavor::Ga)
-        .iter()
-        .map(|(_, session)| session_update(ProtocolFlavor::Ga, session))
-        .collect();
+    let (mut events, context) = session_updates(ProtocolFlavor::Ga);
     // A partial update (rv_update_session once ready): the builder adds the required type.
     events.push(session_update(
         ProtocolFlavor::Ga,
@@ -221,15 +233,12 @@ fn every_ga_client_event_conforms_to_the_sdk() {
         ProtocolFlavor::Ga,
         Some(&json!({"instructions": "Short."})),
     ));
-    assert_all_pass("client", "ga_client_events.jsonl", &events);
+    assert_all_pass("client", "ga_client_events.jsonl", &events, &context);
 }
 
 #[test]
 fn beta_client_events_conform_to_the_preview_schema() {
-    let mut events: Vec<String> = sessions(ProtocolFlavor::Beta)
-        .iter()
-        .map(|(_, session)| session_update(ProtocolFlavor::Beta, session))
-        .collect();
+    let (mut events, context) = session_updates(ProtocolFlavor::Beta);
     events.extend(common_events());
     events.push(response_create_for(ProtocolFlavor::Beta, None));
     events.push(response_create_for(
@@ -240,7 +249,7 @@ fn beta_client_events_conform_to_the_preview_schema() {
                      "audio": {"output": {"voice": "ash", "format": {"type": "audio/pcm"}}}}),
         ),
     ));
-    assert_all_pass("beta-client", "beta_client_events.jsonl", &events);
+    assert_all_pass("beta-client", "beta_client_events.jsonl", &events, &context);
 
     // And they are not GA events: the GA schema must reject the beta session shape.
     let beta_session = session_update(ProtocolFlavor::Beta, &sessions(ProtocolFlavor::Beta)[0].1);
@@ -373,6 +382,41 @@ fn ga_server_samples_conform_and_parse() {
         })
         .collect();
     assert_eq!(fatal, [false, true]);
+}
+
+#[test]
+fn ga_server_samples_cover_every_server_event_type_of_the_sdk() {
+    let output = Command::new("python3")
+        .arg(repo_path("tools/validate_events.py"))
+        .args(["--list-types", "--kind", "server"])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run python3 ({e}); `{INSTALL_HINT}`"));
+    assert!(
+        output.status.success(),
+        "the validator could not list types: {}\n`{INSTALL_HINT}`",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let sdk_types = String::from_utf8_lossy(&output.stdout).into_owned();
+    let sdk_types: Vec<&str> = sdk_types.lines().collect();
+    assert!(
+        sdk_types.len() >= 40,
+        "suspiciously few types: {sdk_types:?}"
+    );
+    let fixture = std::fs::read_to_string(repo_path("tests/fixtures/server_events_ga.jsonl"))
+        .expect("fixture readable");
+    let sampled: Vec<String> = fixture
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v["type"].as_str().map(str::to_owned))
+        .collect();
+    let missing: Vec<&&str> = sdk_types
+        .iter()
+        .filter(|t| !sampled.iter().any(|s| s == *t))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no sample for {missing:?} (a new SDK release?)"
+    );
 }
 
 #[test]

@@ -226,6 +226,14 @@ def validate_event(root, value):
     return _pydantic_errors(root, value)
 
 
+def event_types(root):
+    """The `type` literals of every member of an event union."""
+    names = set()
+    for member in typing.get_args(typing.get_args(root)[0]):
+        names |= _literal_values(member.model_fields["type"].annotation) or set()
+    return names
+
+
 def _describe(value):
     if isinstance(value, dict) and isinstance(value.get("type"), str):
         return value["type"][:80]
@@ -234,7 +242,12 @@ def _describe(value):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("file", help="JSON Lines file of events, or - for stdin")
+    parser.add_argument("file", nargs="?", help="JSON Lines file of events, or - for stdin")
+    parser.add_argument(
+        "--list-types",
+        action="store_true",
+        help="print the event types of the chosen union, one per line, and exit",
+    )
     parser.add_argument(
         "--kind",
         choices=sorted(ROOTS),
@@ -252,6 +265,12 @@ def main(argv=None):
         )
 
     root = ROOTS[args.kind]
+    if args.list_types:
+        for name in sorted(event_types(root)):
+            print(name)
+        return 0
+    if args.file is None:
+        parser.error("a FILE (or -) is required unless --list-types is given")
     try:
         if args.file == "-":
             lines = sys.stdin.read().splitlines()

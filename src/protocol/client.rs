@@ -201,6 +201,7 @@ pub fn beta_session(session: &Value) -> (Value, Vec<String>) {
     };
     let mut beta = Map::new();
     let mut dropped = Vec::new();
+    let mut direct = Vec::new();
     for (key, value) in ga {
         match key.as_str() {
             "output_modalities" => {
@@ -211,11 +212,13 @@ pub fn beta_session(session: &Value) -> (Value, Vec<String>) {
             }
             "audio" => translate_beta_audio(value, &mut beta, &mut dropped),
             k if GA_ONLY_SESSION_KEYS.contains(&k) => dropped.push(key.clone()),
-            _ => {
-                // Beta-shaped keys given directly win over anything translated from `audio`.
-                beta.insert(key.clone(), value.clone());
-            }
+            _ => direct.push((key, value)),
         }
+    }
+    // Keys given directly (shared, or already beta-shaped) win over translated ones,
+    // whatever their order in the map.
+    for (key, value) in direct {
+        beta.insert(key.clone(), value.clone());
     }
     (Value::Object(beta), dropped)
 }
@@ -801,6 +804,12 @@ mod tests {
         // A direct beta key wins over the translated GA one.
         let both = json!({"voice": "ash", "audio": {"output": {"voice": "alloy"}}});
         assert_eq!(beta_session(&both).0["voice"], "ash");
+        // Also when the direct key sorts before the GA one it would be translated from.
+        let both = json!({"modalities": ["text"], "output_modalities": ["audio"],
+                          "max_response_output_tokens": 5, "max_output_tokens": 9});
+        let (beta, _) = beta_session(&both);
+        assert_eq!(beta["modalities"], json!(["text"]));
+        assert_eq!(beta["max_response_output_tokens"], 5);
         let pcma = json!({"audio": {"output": {"format": {"type": "audio/pcma"}}}});
         assert_eq!(beta_session(&pcma).0["output_audio_format"], "g711_alaw");
         assert_eq!(beta_session(&json!(3)).0, json!(3));

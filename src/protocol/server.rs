@@ -41,7 +41,7 @@ pub enum ParseErrorKind {
 }
 
 /// Why a server frame could not be turned into a [`ServerEvent`]. Its message is short
-/// (input quoted at most [`MAX_QUOTE`] bytes) and safe to log.
+/// (at most 120 bytes of the input are quoted) and safe to log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
     kind: ParseErrorKind,
@@ -164,6 +164,18 @@ pub struct FunctionCall {
     pub arguments: String,
     /// The conversation item carrying the call, when known.
     pub item_id: Option<String>,
+}
+
+impl FunctionCall {
+    /// The arguments parsed, when they are a JSON object (what a tool's `parameters`
+    /// schema describes); `Value::Null` when the model wrote invalid JSON or something
+    /// other than an object. [`FunctionCall::arguments`] keeps the raw text either way.
+    pub fn parsed_arguments(&self) -> Value {
+        match serde_json::from_str::<Value>(&self.arguments) {
+            Ok(v @ Value::Object(_)) => v,
+            _ => Value::Null,
+        }
+    }
 }
 
 /// One parsed server event. Variants cover what the session acts on; every other valid
@@ -912,6 +924,17 @@ mod tests {
     }
 
     #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let depth = 100_000;
+        let deep = format!(
+            "{{\"type\":\"session.updated\",\"session\":{}{}}}",
+            "[".repeat(depth),
+            "]".repeat(depth)
+        );
+        assert_eq!(parse_err(&deep).kind(), ParseErrorKind::InvalidJson);
+    }
+
+    #[test]
     fn type_must_be_a_string() {
         assert_eq!(parse_err("{}").kind(), ParseErrorKind::MissingType);
         assert_eq!(
@@ -1212,6 +1235,24 @@ mod tests {
     }
 
     #[test]
+    fn parsed_arguments_are_objects_or_null() {
+        let call = |arguments: &str| FunctionCall {
+            call_id: "c".into(),
+            name: "f".into(),
+            arguments: arguments.into(),
+            item_id: None,
+        };
+        assert_eq!(
+            call(r#"{"dx": 1.5, "tag": "a"}"#).parsed_arguments(),
+            serde_json::json!({"dx": 1.5, "tag": "a"})
+        );
+        assert_eq!(call("{}").parsed_arguments(), serde_json::json!({}));
+        for bad in ["", "{\"dx\": ", "[1]", "3", "null", "not json"] {
+            assert_eq!(call(bad).parsed_arguments(), Value::Null, "{bad:?}");
+        }
+    }
+
+    #[test]
     fn output_items_carry_function_calls() {
         let added = r#"{"type":"response.output_item.added","response_id":"r","output_index":1,
             "item":{"id":"c1","type":"function_call","status":"in_progress","call_id":"call_1","name":"move_cube","arguments":""}}"#;
@@ -1274,8 +1315,18 @@ mod tests {
             assert!(parse_server_event(sample).is_ok(), "{sample}");
         }
         let replacements: [&[u8]; 12] = [
-            b"null", b"-1", b"1.5", b"\"\"", b"[]", b"{}", b"true", b"\"x\"", b"18446744073709551616",
-            b"\x00", b"\xff", b"\\",
+            b"null",
+            b"-1",
+            b"1.5",
+            b"\"\"",
+            b"[]",
+            b"{}",
+            b"true",
+            b"\"x\"",
+            b"18446744073709551616",
+            b"\x00",
+            b"\xff",
+            b"\\",
         ];
         let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
         let mut errors = 0usize;
@@ -1309,7 +1360,10 @@ mod tests {
             }
         }
         // The mutations must actually exercise the error paths.
-        assert!(errors > 5_000, "only {errors} of 20000 mutations failed to parse");
+        assert!(
+            errors > 5_000,
+            "only {errors} of 20000 mutations failed to parse"
+        );
     }
 
     #[test]

@@ -77,6 +77,7 @@ struct Conn {
     uncommitted_samples: u64,
     speech_stopped_at: Option<Instant>,
     interrupted_items: VecDeque<String>,
+    audio_items: Vec<String>,
     last_rx: Instant,
     last_ping: Instant,
 }
@@ -93,6 +94,7 @@ impl Conn {
             uncommitted_samples: 0,
             speech_stopped_at: None,
             interrupted_items: VecDeque::new(),
+            audio_items: Vec::new(),
             last_rx: Instant::now(),
             last_ping: Instant::now(),
         }
@@ -118,6 +120,7 @@ struct Worker {
     cmd_rx: Receiver<Command>,
     rng: u64,
     last_playback_active: Option<Instant>,
+    ever_ready: bool,
 }
 
 /// Runs the session until it is closed or fails. Called on the worker thread.
@@ -139,6 +142,7 @@ pub fn run(shared: Arc<Shared>, config: SessionConfig, producer: PlaybackProduce
         cmd_rx,
         rng: seed | 1,
         last_playback_active: None,
+        ever_ready: false,
     };
     worker.run();
 }
@@ -154,7 +158,6 @@ impl Worker {
 
     fn run(&mut self) {
         let mut attempt: u32 = 0;
-        let mut ever_ready = false;
         loop {
             if self.closing() {
                 self.shared.set_state(SessionState::Closed, None, None);
@@ -165,10 +168,6 @@ impl Worker {
                     self.shared.tools.lock().reset();
                     let (end, was_ready) = self.serve(&mut ws);
                     if was_ready {
-                        if ever_ready && attempt > 0 {
-                            self.shared.stats.reconnects.fetch_add(1, Ordering::Relaxed);
-                        }
-                        ever_ready = true;
                         attempt = 0;
                     }
                     match end {
@@ -551,7 +550,7 @@ impl Worker {
             return Ok(());
         }
         conn.response_requested = true;
-        Self::send(ws, client::response_create(params.as_ref()))
+        Self::send(ws, client::response_create_for(self.flavor, params.as_ref()))
     }
 
     /// Stops local playback and truncates the playing item to what was heard.
@@ -561,7 +560,7 @@ impl Worker {
         }
         if let Some(cut) = self.producer.interrupt() {
             conn.mark_interrupted(&cut.item_id);
-            Self::send(ws, client::conversation_item_truncate(&cut.item_id, 0, cut.played_ms))?;
+            Self::send(ws, client::conversation_item_truncate(&cut.item_id, 0, u64::from(cut.played_ms)))?;
             self.shared
                 .events
                 .push(events::audio_interrupted_event(&cut.item_id, cut.played_ms));
@@ -675,22 +674,28 @@ impl Worker {
     fn handle_event(&mut self, ws: &mut Socket, conn: &mut Conn, event: ServerEvent) -> Result<(), ConnEnd> {
         let sh = Arc::clone(&self.shared);
         match event {
-            ServerEvent::SessionCreated { session_id } => conn.session_id = session_id,
-            ServerEvent::SessionUpdated => {
+            ServerEvent::SessionCreated { session_id, .. } => conn.session_id = session_id.unwrap_or_default(),
+            ServerEvent::SessionUpdated { .. } => {
                 if !conn.ready {
                     conn.ready = true;
+                    if self.ever_ready {
+                        sh.stats.reconnects.fetch_add(1, Ordering::Relaxed);
+                    }
+                    self.ever_ready = true;
                     sh.set_state(SessionState::Ready, None, None);
                     sh.events.push(events::session_ready_event(&conn.session_id));
                 }
             }
-            ServerEvent::Error { code, message, .. } => {
-                let code = code.unwrap_or_else(|| "server_error".into());
+            ServerEvent::Error(err) => {
+                let fatal = err.is_fatal();
+                let message = err.message;
+                let code = err.code.unwrap_or_else(|| err.error_type.clone());
                 if code == "session_expired" {
                     // The server's maximum session length: like a drop, reconnect.
                     sh.error(&code, &message, false);
                     return Err(ConnEnd::Dropped(format!("session expired: {message}")));
                 }
-                if server::is_fatal_error_code(&code) {
+                if fatal {
                     sh.error(&code, &message, true);
                     return Err(ConnEnd::Fatal(format!("{code}: {message}")));
                 }
@@ -732,6 +737,9 @@ impl Worker {
                 if conn.is_interrupted(&item_id) {
                     return Ok(());
                 }
+                if !conn.audio_items.contains(&item_id) && conn.audio_items.len() < 64 {
+                    conn.audio_items.push(item_id.clone());
+                }
                 match self.producer.push_base64(&item_id, &delta) {
                     Ok(samples) => {
                         sh.stats
@@ -750,33 +758,36 @@ impl Worker {
                 }
             }
             ServerEvent::AudioDone { item_id, .. } => self.producer.end_item(&item_id),
-            ServerEvent::AudioTranscriptDelta { response_id, item_id, delta }
-            | ServerEvent::TextDelta { response_id, item_id, delta } => {
+            ServerEvent::AudioTranscriptDelta { response_id, item_id, delta, .. }
+            | ServerEvent::TextDelta { response_id, item_id, delta, .. } => {
                 sh.events
                     .push(events::assistant_transcript_event(&response_id, &item_id, &delta, false));
             }
-            ServerEvent::AudioTranscriptDone { response_id, item_id, transcript }
-            | ServerEvent::TextDone { response_id, item_id, text: transcript } => {
+            ServerEvent::AudioTranscriptDone { response_id, item_id, transcript, .. }
+            | ServerEvent::TextDone { response_id, item_id, text: transcript, .. } => {
                 sh.events
                     .push(events::assistant_transcript_event(&response_id, &item_id, &transcript, true));
             }
-            ServerEvent::FunctionCallArgumentsDone { response_id, call_id, name, arguments, .. } => {
+            ServerEvent::FunctionCallArgumentsDone { response_id, call_id, name: Some(name), arguments, .. } => {
+                // Without a name (older servers), the call is delivered at output_item.done.
                 self.deliver_tool_call(&response_id, &call_id, &name, &arguments);
             }
-            ServerEvent::OutputItemDone { response_id, item } => {
-                if let Some(call) = item.function_call() {
+            ServerEvent::OutputItemDone { response_id, item, function_call, .. } => {
+                if let Some(call) = function_call {
                     self.deliver_tool_call(&response_id, &call.call_id, &call.name, &call.arguments);
-                }
-                if let Some(id) = item.audio_item_id() {
+                } else if let Some(id) = item.id.as_deref() {
                     self.producer.end_item(id);
                 }
             }
-            ServerEvent::ResponseDone { response_id, status, usage, function_calls, item_ids } => {
+            ServerEvent::ResponseDone { response_id, status, usage, function_calls, .. } => {
+                let status = status.unwrap_or_else(|| "completed".into());
                 for call in &function_calls {
                     self.deliver_tool_call(&response_id, &call.call_id, &call.name, &call.arguments);
                 }
-                for id in &item_ids {
-                    self.producer.end_item(id);
+                // A cancelled or failed response may never send its audio.done: release
+                // the prebuffer of every item it played so the tail is heard.
+                for id in conn.audio_items.drain(..) {
+                    self.producer.end_item(&id);
                 }
                 conn.response_active = false;
                 conn.response_requested = false;
