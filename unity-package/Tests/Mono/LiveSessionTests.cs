@@ -112,6 +112,10 @@ namespace RealtimeVoice.Tests
                     System.Threading.Thread.Sleep(10);
                 }
                 var stats = s.GetStats();
+                Console.WriteLine("  mic_frames_in={0} audio_bytes_sent={1} audio_bytes_received={2} model_frames_played={3} " +
+                                  "peak={4:F3} responses={5} tool_calls={6} last_response_latency_ms={7} underruns={8} events={9}",
+                                  stats.MicFramesIn, stats.AudioBytesSent, stats.AudioBytesReceived, modelFrames, peak,
+                                  stats.Responses, stats.ToolCalls, stats.LastResponseLatencyMs, stats.PlaybackUnderruns, rawEvents);
                 Assert.True(errors.Count == 0, "no errors: " + string.Join("; ", errors.ToArray()));
                 Assert.True(stats.MicFramesIn >= (ulong)rate, "mic frames counted: " + stats.MicFramesIn);
                 Assert.True(stats.AudioBytesSent > 0, "audio sent: " + stats.AudioBytesSent);
