@@ -153,11 +153,16 @@ namespace RealtimeVoice
         public void FlushTools()
         {
             if (_tools.Version == _sentToolsVersion) return;
+            UpdateSession(ToolsUpdateJson());
+            _sentToolsVersion = _tools.Version;
+        }
+
+        /// <summary>The partial session object FlushTools sends: tools from the config, then registered ones.</summary>
+        internal string ToolsUpdateJson()
+        {
             var all = new List<object>(_configTools);
             all.AddRange(_tools.Declarations());
-            var update = new Dictionary<string, object> { { "tools", all }, { "tool_choice", "auto" } };
-            UpdateSession(Json.Serialize(update));
-            _sentToolsVersion = _tools.Version;
+            return Json.Serialize(new Dictionary<string, object> { { "tools", all }, { "tool_choice", "auto" } });
         }
 
         /// <summary>Answers a tool call yourself (for calls raised by <see cref="UnhandledToolCall"/>).</summary>
@@ -373,7 +378,7 @@ namespace RealtimeVoice
             return false;
         }
 
-        private void DispatchEvent(string json)
+        internal void DispatchEvent(string json)
         {
             SafeRaise(EventReceived, json);
             RealtimeEvent ev;
@@ -440,7 +445,7 @@ namespace RealtimeVoice
             }
         }
 
-        private void DispatchToolCall(string json)
+        internal void DispatchToolCall(string json)
         {
             var call = new RealtimeToolCall { Json = json };
             Dictionary<string, object> obj;

@@ -1,6 +1,11 @@
 // Small public types shared by the session wrapper and the MonoBehaviour.
 using System;
+using System.Runtime.CompilerServices;
 using RealtimeVoice.Native;
+
+// The Mono test runner (Tests/run-mono-tests.sh) feeds recorded events and tool calls to the
+// dispatcher directly.
+[assembly: InternalsVisibleTo("RealtimeVoice.Tests")]
 
 namespace RealtimeVoice
 {
