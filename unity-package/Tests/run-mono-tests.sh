@@ -83,12 +83,25 @@ if [[ "${RV_NO_SERVER:-0}" != "1" ]]; then
   SERVER_BIN="$ROOT/target/$PROFILE/rv-mock-server"
   [[ -x "$SERVER_BIN" ]] || { echo "run-mono-tests: $SERVER_BIN missing" >&2; exit 2; }
   server_args=(--port 0 --no-stdin)
-  # The scripted tool call: only when this server version offers the option.
+  # The first response must be the model calling move_cube({"dx":1,"dy":0,"dz":0}).
   if "$SERVER_BIN" --help 2>&1 | grep -q -- '--tool-call'; then
     server_args+=(--tool-call move_cube '{"dx":1,"dy":0,"dz":0}')
     RV_TEST_SCRIPTED_TOOL=1
+  else
+    # This server's CLI cannot script it yet: build the same server from its library, scripted
+    # (Tests/MockToolServer.rs, plain rustc against the workspace's build of rv_mock_server).
+    rlib="$(ls -t "$ROOT/target/$PROFILE/deps/"librv_mock_server-*.rlib 2>/dev/null | head -n 1 || true)"
+    if [[ -n "$rlib" ]] && command -v rustc >/dev/null &&
+       rustc --edition 2021 -C debuginfo=0 "$HERE/MockToolServer.rs" --extern rv_mock_server="$rlib" \
+         -L dependency="$ROOT/target/$PROFILE/deps" -o "$OUT/mock-tool-server" 2>"$OUT/mock-tool-server.log"; then
+      SERVER_BIN="$OUT/mock-tool-server"
+      server_args=()
+      RV_TEST_SCRIPTED_TOOL=1
+    else
+      echo "run-mono-tests: no scripted tool call available (see $OUT/mock-tool-server.log); tool-call assertions skipped" >&2
+    fi
   fi
-  "$SERVER_BIN" "${server_args[@]}" >"$OUT/server.out" 2>"$OUT/server.log" &
+  "$SERVER_BIN" ${server_args[@]+"${server_args[@]}"} >"$OUT/server.out" 2>"$OUT/server.log" &
   SERVER_PID=$!
   line=""
   for _ in $(seq 1 200); do

@@ -57,7 +57,7 @@ namespace RealtimeVoice.Tests
             }
         }
 
-        [Test(Live = true)]
+        [Test(Live = true, Order = -1)] // first: it gets the server's scripted tool call
         public static void ConversationEndToEnd()
         {
             var cube = new Cube();

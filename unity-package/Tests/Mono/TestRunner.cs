@@ -15,6 +15,9 @@ namespace RealtimeVoice.Tests
     {
         /// <summary>Needs the local Realtime server (RV_TEST_SERVER_URL); skipped (and counted) without it.</summary>
         public bool Live { get; set; }
+
+        /// <summary>Lower runs first (live tests share one scripted server: the first response is the tool call).</summary>
+        public int Order { get; set; }
     }
 
     public sealed class AssertionException : Exception
@@ -78,7 +81,8 @@ namespace RealtimeVoice.Tests
                 .SelectMany(t => t.GetMethods(BindingFlags.Public | BindingFlags.Static))
                 .Where(m => m.GetCustomAttributes(typeof(TestAttribute), false).Length > 0)
                 .Where(m => filter == null || (m.DeclaringType.Name + "." + m.Name).Contains(filter))
-                .OrderBy(m => m.DeclaringType.Name).ThenBy(m => m.Name)
+                .OrderBy(m => ((TestAttribute)m.GetCustomAttributes(typeof(TestAttribute), false)[0]).Order)
+                .ThenBy(m => m.DeclaringType.Name).ThenBy(m => m.Name)
                 .ToList();
             int passed = 0, failed = 0, skipped = 0;
             bool haveServer = !string.IsNullOrEmpty(ServerUrl);
