@@ -67,25 +67,44 @@ PURE_SRC=$(find "$PKG/Runtime" -name '*.cs' ! -name 'RealtimeVoice.cs' | sort)
 python3 "$ROOT/tools/check_unity_package.py" "$PKG"
 python3 -m unittest -q "$ROOT/tools/test_build_unitypackage.py" 2>&1 | tail -n 3
 
-# 4. The local Realtime server, on a free port, its first response a scripted move_cube call.
-SERVER_PID=""
+# 4. The local Realtime servers on free ports: ws:// with the first response a scripted
+#    move_cube call, and wss:// (the committed test certificate) for the TLS path.
+SERVER_PIDS=()
 cleanup() {
-  if [[ -n "$SERVER_PID" ]]; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
+  local pid
+  for pid in ${SERVER_PIDS[@]+"${SERVER_PIDS[@]}"}; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
 }
 trap cleanup EXIT
 
-export RV_TEST_SERVER_URL=""
-export RV_TEST_SCRIPTED_TOOL=0
+# start_server NAME BIN ARGS...: starts it, waits for "listening <url>", sets SERVER_URL.
+start_server() {
+  local name="$1" bin="$2"
+  shift 2
+  "$bin" "$@" >"$OUT/$name.out" 2>"$OUT/$name.log" &
+  local pid=$!
+  SERVER_PIDS+=("$pid")
+  local line=""
+  for _ in $(seq 1 200); do
+    line="$(head -n 1 "$OUT/$name.out" 2>/dev/null || true)"
+    [[ "$line" == listening* ]] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  [[ "$line" == "listening ws://"* || "$line" == "listening wss://"* ]] || {
+    echo "run-mono-tests: $name did not start: '$line' (see $OUT/$name.log)" >&2; exit 2; }
+  SERVER_URL="${line#listening }"
+}
+
+export RV_TEST_SERVER_URL="" RV_TEST_TLS_URL="" RV_TEST_CA_PEM="" RV_TEST_SCRIPTED_TOOL=0
 if [[ "${RV_NO_SERVER:-0}" != "1" ]]; then
   SERVER_BIN="$ROOT/target/$PROFILE/rv-mock-server"
   [[ -x "$SERVER_BIN" ]] || { echo "run-mono-tests: $SERVER_BIN missing" >&2; exit 2; }
-  server_args=(--port 0 --no-stdin)
   # The first response must be the model calling move_cube({"dx":1,"dy":0,"dz":0}).
   if "$SERVER_BIN" --help 2>&1 | grep -q -- '--tool-call'; then
-    server_args+=(--tool-call move_cube '{"dx":1,"dy":0,"dz":0}')
+    start_server server "$SERVER_BIN" --port 0 --no-stdin --tool-call move_cube '{"dx":1,"dy":0,"dz":0}'
     RV_TEST_SCRIPTED_TOOL=1
   else
     # This server's CLI cannot script it yet: build the same server from its library, scripted
@@ -94,28 +113,19 @@ if [[ "${RV_NO_SERVER:-0}" != "1" ]]; then
     if [[ -n "$rlib" ]] && command -v rustc >/dev/null &&
        rustc --edition 2021 -C debuginfo=0 "$HERE/MockToolServer.rs" --extern rv_mock_server="$rlib" \
          -L dependency="$ROOT/target/$PROFILE/deps" -o "$OUT/mock-tool-server" 2>"$OUT/mock-tool-server.log"; then
-      SERVER_BIN="$OUT/mock-tool-server"
-      server_args=()
+      start_server server "$OUT/mock-tool-server"
       RV_TEST_SCRIPTED_TOOL=1
     else
-      echo "run-mono-tests: no scripted tool call available (see $OUT/mock-tool-server.log); tool-call assertions skipped" >&2
+      echo "run-mono-tests: no scripted tool call available (see $OUT/mock-tool-server.log)" >&2
+      start_server server "$SERVER_BIN" --port 0 --no-stdin
     fi
   fi
-  "$SERVER_BIN" ${server_args[@]+"${server_args[@]}"} >"$OUT/server.out" 2>"$OUT/server.log" &
-  SERVER_PID=$!
-  line=""
-  for _ in $(seq 1 200); do
-    line="$(head -n 1 "$OUT/server.out" 2>/dev/null || true)"
-    [[ "$line" == listening* ]] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  [[ "$line" == listening* ]] || { echo "run-mono-tests: the server did not start (see $OUT/server.log)" >&2; exit 2; }
-  RV_TEST_SERVER_URL="${line#listening }"
-  [[ "$RV_TEST_SERVER_URL" == ws://* || "$RV_TEST_SERVER_URL" == wss://* ]] || {
-    echo "run-mono-tests: unexpected server line: $line" >&2; exit 2; }
+  RV_TEST_SERVER_URL="$SERVER_URL"
+  start_server tls-server "$SERVER_BIN" --port 0 --no-stdin --tls
+  RV_TEST_TLS_URL="$SERVER_URL"
+  RV_TEST_CA_PEM="$ROOT/crates/mock-server/certs/ca.pem"
   export RV_REQUIRE_SERVER=1
-  echo "server: $RV_TEST_SERVER_URL (scripted tool call: $RV_TEST_SCRIPTED_TOOL)"
+  echo "servers: $RV_TEST_SERVER_URL (scripted tool call: $RV_TEST_SCRIPTED_TOOL), $RV_TEST_TLS_URL"
 fi
 
 # 5. Run. The tests never need a real key: keep the developer's out of the local server's logs.

@@ -146,6 +146,46 @@ namespace RealtimeVoice.Tests
         }
 
         [Test(Live = true)]
+        public static void SecureWebSocketWithATrustedTestCa()
+        {
+            string url = Environment.GetEnvironmentVariable("RV_TEST_TLS_URL");
+            string caPath = Environment.GetEnvironmentVariable("RV_TEST_CA_PEM");
+            Assert.True(!string.IsNullOrEmpty(url) && url.StartsWith("wss://"), "wss server given: " + url);
+            string pem = System.IO.File.ReadAllText(caPath);
+
+            // Verification stays on: without the test CA the handshake must fail.
+            var untrusted = new List<RealtimeState>();
+            var errors = new List<string>();
+            using (var s = new RealtimeSession(new RealtimeConfig
+                   {
+                       Url = url,
+                       Extra = new Dictionary<string, object> { { "reconnect", new Dictionary<string, object> { { "max_attempts", 0 } } } },
+                   }.ToJson()))
+            {
+                s.StateChanged += st => untrusted.Add(st);
+                s.Error += (c, m, f) => errors.Add(c + ": " + m);
+                s.Connect();
+                Assert.Eventually(() => untrusted.Contains(RealtimeState.Failed), () => s.Poll(), 10000,
+                                  "untrusted certificate fails (states " + string.Join(",", untrusted.ConvertAll(x => x.ToString()).ToArray()) + ")");
+                Assert.True(!untrusted.Contains(RealtimeState.Ready), "never ready without trust");
+                Assert.True(errors.Count > 0, "an error explains why");
+            }
+
+            var states = new List<RealtimeState>();
+            long frames = 0;
+            using (var s = new RealtimeSession(new RealtimeConfig { Url = url, CaCertificatePem = pem, OutputSampleRate = 48000 }.ToJson()))
+            {
+                s.StateChanged += st => states.Add(st);
+                s.Connect();
+                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => s.Poll(), 10000, "Ready over wss://");
+                s.SendText("Hello over TLS");
+                var buf = new float[960];
+                Assert.Eventually(() => frames > 0, () => { s.Poll(); frames += s.PullPlayback(buf, 480, 2, 48000); }, 10000,
+                                  "model audio over wss://");
+            }
+        }
+
+        [Test(Live = true)]
         public static void TextTurnAndCancel()
         {
             var finals = new List<string>();
