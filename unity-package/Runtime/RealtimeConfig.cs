@@ -35,6 +35,12 @@ namespace RealtimeVoice
         public bool? BargeIn;
         /// <summary>Gate the mic while the model speaks (speakers without echo cancellation).</summary>
         public bool? HalfDuplex;
+        /// <summary>"ga" (default) or "beta" (older deployments that need the preview schema).</summary>
+        public string Protocol;
+        /// <summary>Reconnect attempts in a row before the session fails (0: never reconnect).</summary>
+        public int? ReconnectMaxAttempts;
+        /// <summary>Also deliver every raw server event as a server_event event (debugging).</summary>
+        public bool? ForwardServerEvents;
         /// <summary>Extra trusted root (PEM) for wss:// test servers.</summary>
         public string CaCertificatePem;
         /// <summary>Any other "session" fields, merged last (e.g. parsed from an inspector JSON field).</summary>
@@ -58,6 +64,10 @@ namespace RealtimeVoice
             if (BargeIn.HasValue) cfg["barge_in"] = BargeIn.Value;
             if (HalfDuplex.HasValue) cfg["half_duplex"] = HalfDuplex.Value;
             Put(cfg, "ca_certificate_pem", CaCertificatePem);
+            Put(cfg, "protocol", Protocol);
+            if (ForwardServerEvents.HasValue) cfg["forward_server_events"] = ForwardServerEvents.Value;
+            if (ReconnectMaxAttempts.HasValue)
+                cfg["reconnect"] = new Dictionary<string, object> { { "max_attempts", ReconnectMaxAttempts.Value } };
 
             var session = new Dictionary<string, object>();
             Put(session, "instructions", Instructions);

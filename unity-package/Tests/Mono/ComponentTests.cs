@@ -195,6 +195,56 @@ namespace RealtimeVoice.Tests
                 Microphone.SimulatedChannels = 1;
             }
         }
+
+        [Test(Live = true)]
+        public static void PushToTalkKeySendsOnlyWhileHeld()
+        {
+            AudioSettings.outputSampleRate = 48000;
+            var go = new GameObject("voice");
+            var v = go.AddComponent<Component>();
+            var states = new List<RealtimeState>();
+            var finals = new List<string>();
+            try
+            {
+                v.Url = TestRunner.ServerUrl;
+                v.PushToTalk = true; // the inspector default key is Space
+                v.onStateChanged.AddListener(s => states.Add(s));
+                v.onAssistantTranscript.AddListener((t, f) => { if (f) finals.Add(t); });
+                v.InvokeMessage("Start");
+                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => v.InvokeMessage("Update"), 5000, "Ready");
+                var chunk = new float[480];
+                Action feed = () =>
+                {
+                    for (int k = 0; k < 10; k++)
+                    {
+                        LiveSessionTests.Speech(chunk, 480, 1, 48000, k * 480, false);
+                        Microphone.Feed(chunk);
+                    }
+                    v.InvokeMessage("Update");
+                };
+                feed(); // 100 ms before the key: read and skipped
+                Assert.Equal(0UL, v.GetStats().MicFramesIn, "nothing sent before the key is pressed");
+                Input.Down.Add(KeyCode.Space);
+                v.InvokeMessage("Update");
+                Input.Down.Clear();
+                Assert.True(v.IsTalking, "key down starts talking");
+                for (int i = 0; i < 8; i++) feed(); // 800 ms held
+                Input.Up.Add(KeyCode.Space);
+                v.InvokeMessage("Update");
+                Input.Up.Clear();
+                Assert.True(!v.IsTalking, "key up ends the turn");
+                Assert.Equal(8UL * 4800, v.GetStats().MicFramesIn, "exactly the held audio was sent");
+                var output = new float[960];
+                Assert.Eventually(() => finals.Count >= 1, () => { v.InvokeMessage("Update"); v.InvokeMessage("OnAudioFilterRead", output, 2); },
+                                  10000, "the model answers the committed turn");
+            }
+            finally
+            {
+                UnityEngine.Object.Destroy(go);
+                Input.Down.Clear();
+                Input.Up.Clear();
+            }
+        }
     }
 }
 #endif

@@ -159,7 +159,7 @@ namespace RealtimeVoice.Tests
             using (var s = new RealtimeSession(new RealtimeConfig
                    {
                        Url = url,
-                       Extra = new Dictionary<string, object> { { "reconnect", new Dictionary<string, object> { { "max_attempts", 0 } } } },
+                       ReconnectMaxAttempts = 0,
                    }.ToJson()))
             {
                 s.StateChanged += st => untrusted.Add(st);
@@ -182,6 +182,38 @@ namespace RealtimeVoice.Tests
                 var buf = new float[960];
                 Assert.Eventually(() => frames > 0, () => { s.Poll(); frames += s.PullPlayback(buf, 480, 2, 48000); }, 10000,
                                   "model audio over wss://");
+            }
+        }
+
+        [Test(Live = true)]
+        public static void PushToTalkTurn()
+        {
+            // Server VAD off (turn_detection null): the client commits the turn and asks for the answer.
+            var states = new List<RealtimeState>();
+            var errors = new List<string>();
+            int speechStarted = 0, done = 0;
+            using (var s = new RealtimeSession(new RealtimeConfig { Url = TestRunner.ServerUrl, ServerVad = false, OutputSampleRate = 48000 }.ToJson()))
+            {
+                s.StateChanged += st => states.Add(st);
+                s.Error += (c, m, f) => errors.Add(c + ": " + m);
+                s.SpeechStarted += () => speechStarted++;
+                s.ResponseDone += (id, st) => done++;
+                s.Connect();
+                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => s.Poll(), 5000, "Ready");
+                var mic = new float[480];
+                for (long f = 0; f < 48000; f += 480)
+                {
+                    Speech(mic, 480, 1, 48000, f, false);
+                    s.PushMic(mic, 480, 1, 48000);
+                }
+                s.CommitAudio();
+                s.CreateResponse();
+                var buf = new float[960];
+                long frames = 0;
+                Assert.Eventually(() => done >= 1 && frames > 24000, () => { s.Poll(); frames += s.PullPlayback(buf, 480, 2, 48000); },
+                                  10000, "answer after commit");
+                Assert.Equal(0, speechStarted, "no server VAD in push-to-talk");
+                Assert.True(errors.Count == 0, "no errors (turn_detection null accepted): " + string.Join("; ", errors.ToArray()));
             }
         }
 
