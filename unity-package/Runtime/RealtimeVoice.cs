@@ -94,12 +94,13 @@ namespace RealtimeVoice
         /// <summary>Raised after a session is created, before it connects (advanced configuration).</summary>
         public event Action<RealtimeSession> SessionCreated;
 
-        private readonly List<Action<RealtimeSession>> _registrations = new List<Action<RealtimeSession>>();
+        private readonly List<Action<ToolRegistry>> _registrations = new List<Action<ToolRegistry>>();
         private volatile RealtimeSession _session; // read by the audio thread
         private volatile int _outputSampleRate;      // cached: AudioSettings may not be read on the audio thread
         private AudioSource _audioSource;
         private int _connectGeneration;
         private bool _alive;
+        private bool _started;
 
         // Microphone state (main thread only).
         private AudioClip _micClip;
@@ -145,22 +146,25 @@ namespace RealtimeVoice
         // ---- tools ----
 
         /// <summary>Registers a tool with an explicit JSON schema (kept for every session this component opens).</summary>
+        /// <exception cref="ArgumentException">Invalid name or schema (checked at once, not at connect).</exception>
         public void RegisterTool(string name, string description, string parametersJsonSchema, Func<string, string> handler)
         {
-            AddRegistration(s => s.RegisterTool(name, description, parametersJsonSchema, handler));
+            AddRegistration(tools => tools.Register(name, description, parametersJsonSchema, handler));
         }
 
         /// <summary>Registers the [RealtimeTool] methods of <paramref name="target"/>.</summary>
+        /// <exception cref="NotSupportedException">A tool parameter has a type the schema cannot describe.</exception>
         public void RegisterTools(object target)
         {
-            AddRegistration(s => s.RegisterTools(target));
+            AddRegistration(tools => tools.RegisterMethods(target));
         }
 
-        private void AddRegistration(Action<RealtimeSession> registration)
+        private void AddRegistration(Action<ToolRegistry> registration)
         {
-            var s = _session;
-            if (s != null) registration(s); // validates at once (throws on a bad schema or name)
+            registration(new ToolRegistry()); // validate now, so a mistake is reported where it was made
             _registrations.Add(registration);
+            var s = _session;
+            if (s != null) registration(s.Tools); // sent to the live session at its next Poll
         }
 
         // ---- Unity messages ----
@@ -179,10 +183,13 @@ namespace RealtimeVoice
             UnityEditor.AssemblyReloadEvents.beforeAssemblyReload += OnBeforeAssemblyReload;
 #endif
             StartPlaybackSource();
+            // Re-enabled after Start: resume the conversation with a new session.
+            if (_started && connectOnStart) Connect();
         }
 
         private void Start()
         {
+            _started = true;
             if (connectOnStart) Connect();
         }
 
@@ -271,7 +278,7 @@ namespace RealtimeVoice
             var session = new RealtimeSession(BuildConfig(clientSecret).ToJson());
             try
             {
-                foreach (var r in _registrations) r(session);
+                foreach (var r in _registrations) r(session.Tools);
                 Wire(session);
                 if (SessionCreated != null) SessionCreated(session);
                 session.Connect();

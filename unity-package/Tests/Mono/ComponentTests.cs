@@ -71,6 +71,30 @@ namespace RealtimeVoice.Tests
         }
 
         [Test]
+        public static void ToolRegistrationIsValidatedWhereItIsMade()
+        {
+            var go = new GameObject("voice");
+            var v = go.AddComponent<Component>();
+            try
+            {
+                Assert.Throws<ArgumentException>(() => v.RegisterTool("bad name", "d", null, a => a), "invalid name");
+                Assert.Throws<JsonException>(() => v.RegisterTool("ok", "d", "{broken", a => a), "invalid schema");
+                Assert.Throws<NotSupportedException>(() => v.RegisterTools(new BadTools()), "unsupported parameter type");
+                v.RegisterTools(new Cube()); // valid: kept for the next session
+            }
+            finally
+            {
+                UnityEngine.Object.Destroy(go);
+            }
+        }
+
+        public sealed class BadTools
+        {
+            [RealtimeTool("Takes a vector.")]
+            public void Aim(Vector3 direction) { }
+        }
+
+        [Test]
         public static void SubscriptionsAreReleasedOnDisable()
         {
             int audioBefore = AudioSettings.HandlerCount;
