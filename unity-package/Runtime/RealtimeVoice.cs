@@ -91,6 +91,26 @@ namespace RealtimeVoice
         /// </summary>
         [NonSerialized] public Func<Task<string>> ClientSecretProvider;
 
+        /// <summary>
+        /// Callback form of <see cref="ClientSecretProvider"/> for coroutine code: <paramref name="fetch"/>
+        /// receives a function to call with the token (ek_...) once your backend returned it, or with
+        /// null when it failed. Example: <c>voice.SetClientSecretCallback(done => StartCoroutine(FetchToken(done)));</c>
+        /// </summary>
+        public void SetClientSecretCallback(Action<Action<string>> fetch)
+        {
+            if (fetch == null)
+            {
+                ClientSecretProvider = null;
+                return;
+            }
+            ClientSecretProvider = () =>
+            {
+                var tcs = new TaskCompletionSource<string>();
+                fetch(token => tcs.TrySetResult(token));
+                return tcs.Task;
+            };
+        }
+
         /// <summary>Raised after a session is created, before it connects (advanced configuration).</summary>
         public event Action<RealtimeSession> SessionCreated;
 

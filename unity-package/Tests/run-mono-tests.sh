@@ -98,7 +98,7 @@ start_server() {
   SERVER_URL="${line#listening }"
 }
 
-export RV_TEST_SERVER_URL="" RV_TEST_TLS_URL="" RV_TEST_CA_PEM="" RV_TEST_SCRIPTED_TOOL=0
+export RV_TEST_SERVER_URL="" RV_TEST_TLS_URL="" RV_TEST_CA_PEM="" RV_TEST_KEYED_URL="" RV_TEST_SCRIPTED_TOOL=0
 if [[ "${RV_NO_SERVER:-0}" != "1" ]]; then
   SERVER_BIN="$ROOT/target/$PROFILE/rv-mock-server"
   [[ -x "$SERVER_BIN" ]] || { echo "run-mono-tests: $SERVER_BIN missing" >&2; exit 2; }
@@ -124,6 +124,9 @@ if [[ "${RV_NO_SERVER:-0}" != "1" ]]; then
   start_server tls-server "$SERVER_BIN" --port 0 --no-stdin --tls
   RV_TEST_TLS_URL="$SERVER_URL"
   RV_TEST_CA_PEM="$ROOT/crates/mock-server/certs/ca.pem"
+  # A server that accepts one credential only: the ephemeral-token flow end to end.
+  start_server keyed-server "$SERVER_BIN" --port 0 --no-stdin --key ek_mono_test_token
+  RV_TEST_KEYED_URL="$SERVER_URL"
   export RV_REQUIRE_SERVER=1
   echo "servers: $RV_TEST_SERVER_URL (scripted tool call: $RV_TEST_SCRIPTED_TOOL), $RV_TEST_TLS_URL"
 fi

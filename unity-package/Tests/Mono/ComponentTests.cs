@@ -95,6 +95,28 @@ namespace RealtimeVoice.Tests
         }
 
         [Test]
+        public static void TokenCallbackFeedsTheProvider()
+        {
+            var go = new GameObject("voice");
+            var v = go.AddComponent<Component>();
+            try
+            {
+                Action<string> pending = null;
+                v.SetClientSecretCallback(done => pending = done);
+                var task = v.ClientSecretProvider();
+                Assert.True(!task.IsCompleted && pending != null, "waits for the callback");
+                pending("ek_test");
+                Assert.True(task.IsCompleted && task.Result == "ek_test", "token delivered");
+                v.SetClientSecretCallback(null);
+                Assert.True(v.ClientSecretProvider == null, "cleared");
+            }
+            finally
+            {
+                UnityEngine.Object.Destroy(go);
+            }
+        }
+
+        [Test]
         public static void SubscriptionsAreReleasedOnDisable()
         {
             int audioBefore = AudioSettings.HandlerCount;
@@ -267,6 +289,38 @@ namespace RealtimeVoice.Tests
                 UnityEngine.Object.Destroy(go);
                 Input.Down.Clear();
                 Input.Up.Clear();
+            }
+        }
+
+        [Test(Live = true)]
+        public static void EphemeralTokenFromTheProviderAuthenticates()
+        {
+            string url = Environment.GetEnvironmentVariable("RV_TEST_KEYED_URL");
+            Assert.True(!string.IsNullOrEmpty(url), "keyed server given");
+            foreach (var token in new[] { "ek_wrong_token", "ek_mono_test_token" })
+            {
+                var go = new GameObject("voice");
+                var v = go.AddComponent<Component>();
+                var states = new List<RealtimeState>();
+                var errors = new List<string>();
+                try
+                {
+                    v.Url = url;
+                    v.ApiKey = "sk-must-not-be-used"; // a token takes precedence over any key
+                    v.ClientSecretProvider = () => System.Threading.Tasks.Task.FromResult(token);
+                    v.onStateChanged.AddListener(s => states.Add(s));
+                    v.onError.AddListener((c, m, f) => errors.Add(c));
+                    v.InvokeMessage("Start");
+                    bool good = token == "ek_mono_test_token";
+                    var want = good ? RealtimeState.Ready : RealtimeState.Failed;
+                    Assert.Eventually(() => states.Contains(want), () => v.InvokeMessage("Update"), 10000,
+                                      token + " -> " + want + " (states " + string.Join(",", states.ConvertAll(x => x.ToString()).ToArray()) + ")");
+                    if (!good) Assert.True(errors.Count > 0, "the auth failure is reported");
+                }
+                finally
+                {
+                    UnityEngine.Object.Destroy(go);
+                }
             }
         }
     }

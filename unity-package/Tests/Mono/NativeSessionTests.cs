@@ -103,6 +103,32 @@ namespace RealtimeVoice.Tests
         }
 
         [Test]
+        public static void AudioCallbackPathDoesNotAllocate()
+        {
+            using (var s = new RealtimeSession(OfflineConfig))
+            {
+                var data = new float[1024 * 2];
+                var mic = new float[480];
+                for (int i = 0; i < 100; i++) s.PullPlayback(data, 1024, 2, 48000); // warm up (JIT, wrappers)
+                var disposed = new RealtimeSession(OfflineConfig);
+                disposed.Dispose();
+                disposed.PullPlayback(data, 1024, 2, 48000);
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                for (int i = 0; i < 10000; i++)
+                {
+                    s.PullPlayback(data, 1024, 2, 48000);
+                    disposed.PullPlayback(data, 1024, 2, 48000); // the after-OnDestroy case
+                }
+                long pulled = GC.GetAllocatedBytesForCurrentThread() - before;
+                Assert.Equal(0L, pulled, "bytes allocated by 20000 PullPlayback calls");
+                s.TryPushMic(mic, 480, 1, 48000);
+                before = GC.GetAllocatedBytesForCurrentThread();
+                for (int i = 0; i < 1000; i++) s.TryPushMic(mic, 480, 1, 48000);
+                Assert.Equal(0L, GC.GetAllocatedBytesForCurrentThread() - before, "bytes allocated by 1000 TryPushMic calls");
+            }
+        }
+
+        [Test]
         public static void HandlesAreUniqueAndNeverReused()
         {
             var seen = new HashSet<ulong>();
