@@ -132,6 +132,7 @@ namespace RealtimeVoice
         private bool _talking;
         private bool _pttKeyUsable = true;
         private bool _waitingForMicPermission;
+        private const int MicClipSeconds = 2; // the ring must outlast the longest frame hitch
 
         // Turns are the client's to end when VAD is off: audio flows only between BeginTalking and EndTalking.
         private bool ManualTurns { get { return pushToTalk || !serverVad; } }
@@ -493,8 +494,7 @@ namespace RealtimeVoice
             int minRate, maxRate;
             Microphone.GetDeviceCaps(device, out minRate, out maxRate);
             int rate = (minRate == 0 && maxRate == 0) ? 48000 : Mathf.Clamp(48000, minRate, maxRate);
-            const int clipSeconds = 2; // the ring must outlast the longest frame hitch
-            _micClip = Microphone.Start(device, true, clipSeconds, rate);
+            _micClip = Microphone.Start(device, true, MicClipSeconds, rate);
             if (_micClip == null)
             {
                 ReportError("microphone_failed", "Microphone.Start returned no clip", false);
@@ -527,6 +527,13 @@ namespace RealtimeVoice
             }
             if (_micClip == null || _micReader == null) return;
             int writePos = Microphone.GetPosition(_micDeviceInUse);
+            if (Time.unscaledDeltaTime > MicClipSeconds * 0.9f)
+            {
+                // A hitch (loading, breakpoint) as long as the ring: the writer may have lapped the
+                // reader, so what lies behind it is a mix of old and new audio. Skip to the present.
+                _micReader.Reset(writePos);
+                return;
+            }
             bool send = !ManualTurns || _talking;
             int start;
             while (_micReader.TryNextChunk(writePos, out start))
