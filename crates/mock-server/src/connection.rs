@@ -107,6 +107,8 @@ pub fn serve(tcp: TcpStream, shared: Arc<Shared>, tls: Option<Arc<TlsAcceptor>>,
         None => Stream::Plain(tcp),
     };
     let admission = RefCell::new(None);
+    // The error type is tungstenite's `ErrorResponse`, fixed by its `Callback` trait.
+    #[allow(clippy::result_large_err)]
     let callback = |req: &tungstenite::handshake::server::Request, resp| {
         shared.log.lock().headers.push(header_list(req));
         let decision = admit(req, &shared);
