@@ -21,9 +21,9 @@ mod connection;
 mod handshake;
 mod ids;
 mod recorder;
-pub mod response;
+mod response;
 pub mod schema;
-pub mod session;
+mod session;
 mod tls;
 
 use std::io;

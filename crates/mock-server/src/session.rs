@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use base64::prelude::{Engine, BASE64_STANDARD};
 use serde_json::{json, Map, Value};
@@ -247,11 +247,6 @@ impl Session {
             }
         }
         s
-    }
-
-    /// The current session object.
-    pub fn session(&self) -> &Value {
-        &self.session
     }
 
     /// Events produced so far, drained.
@@ -923,11 +918,6 @@ impl Session {
                "output_token_details": {"text_tokens": text_out, "audio_tokens": audio_out}})
     }
 
-    /// Whether a response is in progress.
-    pub fn response_active(&self) -> bool {
-        self.active.is_some()
-    }
-
     /// Emit every response step that is due at `now`.
     pub fn poll(&mut self, now: Instant) {
         loop {
@@ -1179,12 +1169,5 @@ impl Session {
         let response_id = active.id.clone();
         self.close_message(response_id, "incomplete");
         self.finish("cancelled", json!({"type": "cancelled", "reason": reason}));
-    }
-
-    /// Time until the next response step is due (for the connection's wait).
-    pub fn next_due(&self, now: Instant) -> Option<Duration> {
-        let a = self.active.as_ref()?;
-        let s = a.steps.front()?;
-        Some((a.started + s.at).saturating_duration_since(now))
     }
 }

@@ -364,3 +364,27 @@ fn malformed_input_gets_errors_and_the_session_continues() {
     c.until("input_audio_buffer.cleared", T);
     assert_eq!(server.received().len(), 6);
 }
+
+#[test]
+fn identity_fields_are_added_only_when_asked() {
+    let plain = MockServer::start(MockConfig::default()).unwrap();
+    let created = connect(&plain.url())
+        .until("session.created", T)
+        .pop()
+        .unwrap();
+    assert!(created["session"].get("id").is_none());
+    let real = MockServer::start(MockConfig {
+        session_identity_fields: true,
+        ..MockConfig::default()
+    })
+    .unwrap();
+    let created = connect(&real.url())
+        .until("session.created", T)
+        .pop()
+        .unwrap();
+    assert!(created["session"]["id"]
+        .as_str()
+        .unwrap()
+        .starts_with("sess_"));
+    assert_eq!(created["session"]["object"], "realtime.session");
+}
