@@ -348,9 +348,9 @@ impl Connection {
                 return self.write(Message::text(text));
             }
             Fault::Stall(duration) => {
-                let until = Instant::now() + duration;
-                while Instant::now() < until && !self.shared.stopping() {
-                    thread::sleep(POLL.min(until.saturating_duration_since(Instant::now())));
+                let began = Instant::now();
+                while began.elapsed() < duration && !self.shared.stopping() {
+                    thread::sleep(POLL.min(duration.saturating_sub(began.elapsed())));
                 }
                 // Response steps that fell due meanwhile go out in one burst afterwards,
                 // as a real server's backlog would.

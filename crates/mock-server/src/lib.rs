@@ -179,12 +179,12 @@ impl MockServer {
     }
 
     fn wait_on(&self, timeout: Duration, check: impl Fn(&Shared) -> bool) -> bool {
-        let deadline = Instant::now() + timeout;
+        let began = Instant::now();
         loop {
             if check(&self.shared) {
                 return true;
             }
-            if Instant::now() >= deadline {
+            if began.elapsed() >= timeout {
                 return false;
             }
             thread::sleep(Duration::from_millis(5));

@@ -927,7 +927,7 @@ impl Session {
             let due = active
                 .steps
                 .front()
-                .is_some_and(|s| active.started + s.at <= now);
+                .is_some_and(|s| active.started.checked_add(s.at).is_some_and(|at| at <= now));
             if !due {
                 return;
             }
