@@ -20,7 +20,7 @@ use tungstenite::{Error as WsError, Message, WebSocket};
 use crate::config::Fault;
 use crate::handshake::{admit, error_response, header_list, Admission};
 use crate::recorder::Shared;
-use crate::session::{Outgoing, Session};
+use crate::session::{Outgoing, Session, Shape};
 
 /// How long a read waits before the loop checks timers, faults and shutdown.
 const POLL: Duration = Duration::from_millis(5);
@@ -149,7 +149,12 @@ pub fn serve(tcp: TcpStream, shared: Arc<Shared>, tls: Option<Arc<TlsAcceptor>>,
         let _ = fault_tx.send(fault);
     }
     let mut conn = Connection {
-        session: Session::new(shared.clone(), &model, index as u64),
+        session: Session::new(
+            shared.clone(),
+            &model,
+            index as u64,
+            if beta { Shape::Beta } else { Shape::Ga },
+        ),
         ws,
         shared: shared.clone(),
         faults: fault_rx,

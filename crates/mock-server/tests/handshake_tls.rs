@@ -86,10 +86,48 @@ fn the_beta_header_is_answered_with_an_error_and_a_close() {
     assert_eq!(events[0]["error"]["code"], "beta_api_shape_disabled");
     c.drain(Duration::from_millis(300));
     assert!(c.closed.is_some(), "the server closes after the error");
-    let allowed = MockServer::start(MockConfig::default().allow_beta(true)).unwrap();
+}
+
+#[test]
+fn allowed_beta_clients_get_the_beta_shape_and_event_names() {
+    let server = MockServer::start(MockConfig::default().allow_beta(true)).unwrap();
     let mut c =
-        connect_with(&allowed.url(), &[("openai-beta", "realtime=v1")], None).expect("upgrade");
-    c.until("session.created", T);
+        connect_with(&server.url(), &[("openai-beta", "realtime=v1")], None).expect("upgrade");
+    let created = c.until("session.created", T).pop().unwrap();
+    assert_eq!(created["session"]["input_audio_format"], "pcm16");
+    c.send(serde_json::json!({"type": "session.update", "session": {"modalities": ["text", "audio"],
+        "voice": "verse", "turn_detection": null, "input_audio_transcription": {"model": "whisper-1"}}}));
+    let updated = c.until("session.updated", T).pop().unwrap();
+    assert_eq!(updated["session"]["voice"], "verse");
+    c.send(serde_json::json!({"type": "response.create"}));
+    let response = c.until("response.done", T);
+    let kinds = types(&response);
+    assert!(
+        kinds.contains(&"response.audio.delta".to_string()),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&"response.audio_transcript.done".to_string()),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&"conversation.item.created".to_string()),
+        "{kinds:?}"
+    );
+    assert!(
+        !kinds.iter().any(|k| k.starts_with("response.output_audio")
+            || k.starts_with("response.output_text")
+            || k == "conversation.item.done"),
+        "{kinds:?}"
+    );
+    assert_eq!(
+        response.last().unwrap()["response"]["output"][0]["content"][0]["type"],
+        "audio"
+    );
+    assert_eq!(
+        response.last().unwrap()["response"]["audio"]["output"]["voice"],
+        "verse"
+    );
 }
 
 #[test]
