@@ -178,6 +178,21 @@ impl MockServer {
         self.wait_on(timeout, |s| pred(&s.log.lock().sent))
     }
 
+    /// Wait until at least `count` upgrades have been accepted; returns whether they were.
+    pub fn wait_for_connections(&self, count: usize, timeout: Duration) -> bool {
+        self.wait_on(timeout, |s| s.connections.load(Ordering::SeqCst) >= count)
+    }
+
+    /// Forget the events and audio recorded so far (handshake headers and counters stay).
+    pub fn clear_recorded(&self) {
+        let mut log = self.shared.log.lock();
+        log.received.clear();
+        log.received_bytes = 0;
+        log.sent.clear();
+        log.sent_audio_bytes = 0;
+        log.audio.clear();
+    }
+
     fn wait_on(&self, timeout: Duration, check: impl Fn(&Shared) -> bool) -> bool {
         let began = Instant::now();
         loop {

@@ -52,6 +52,12 @@ fn drop_garbage_and_arbitrary_events_reach_the_client() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(server.live_connections(), 0);
+    server.clear_recorded();
+    assert!(server.sent().is_empty());
+    let mut again = connect(&server.url());
+    assert!(server.wait_for_connections(2, T));
+    again.until("session.created", T);
+    assert_eq!(server.sent_of_type("session.created").len(), 1);
 }
 
 #[test]
