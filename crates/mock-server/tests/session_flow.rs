@@ -363,6 +363,17 @@ fn malformed_input_gets_errors_and_the_session_continues() {
     c.send(json!({"type": "input_audio_buffer.clear"}));
     c.until("input_audio_buffer.cleared", T);
     assert_eq!(server.received().len(), 6);
+    assert!(server.wait_for(T, |r| r
+        .first()
+        .is_some_and(|e| e["type"] == "session.update")));
+    assert!(!server.wait_for(Duration::from_millis(20), |r| r.len() > 6));
+    assert!(server.wait_for_sent(T, |s| s
+        .iter()
+        .any(|e| e["type"] == "input_audio_buffer.cleared")));
+    assert_eq!(
+        server.received_of_type("input_audio_buffer.append").len(),
+        1
+    );
 }
 
 #[test]
