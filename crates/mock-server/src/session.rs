@@ -205,10 +205,14 @@ fn default_beta_session(model: &str, id: &str) -> Value {
     })
 }
 
-/// Merge `patch` into `target`: objects recursively, everything else replaced.
+/// Merge `patch` into `target`: objects recursively, everything else replaced. An object
+/// whose `type` changes (e.g. `server_vad` -> `semantic_vad`) is replaced whole, so no
+/// field of the old kind survives into the new one.
 fn merge(target: &mut Value, patch: &Value) {
+    let kind_changes =
+        matches!((target.get("type"), patch.get("type")), (Some(a), Some(b)) if a != b);
     match (target, patch) {
-        (Value::Object(t), Value::Object(p)) => {
+        (Value::Object(t), Value::Object(p)) if !kind_changes => {
             for (k, v) in p {
                 match t.get_mut(k) {
                     Some(existing) if existing.is_object() && v.is_object() => merge(existing, v),

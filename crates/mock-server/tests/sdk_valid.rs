@@ -72,6 +72,21 @@ fn scripted_session(server: &MockServer) {
     c.until("input_audio_buffer.cleared", T);
     c.send(json!({"type": "input_audio_buffer.commit"}));
     c.until("error", T);
+    // Changing the kind of a nested setting replaces it: no server_vad key may survive.
+    c.send(
+        json!({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {
+        "turn_detection": {"type": "semantic_vad", "eagerness": "high"},
+        "format": {"type": "audio/pcmu"}}}}}),
+    );
+    let updated = c.until("session.updated", T).pop().unwrap();
+    assert_eq!(
+        updated["session"]["audio"]["input"]["turn_detection"],
+        json!({"type": "semantic_vad", "eagerness": "high"})
+    );
+    assert_eq!(
+        updated["session"]["audio"]["input"]["format"],
+        json!({"type": "audio/pcmu"})
+    );
 }
 
 fn config() -> MockConfig {
