@@ -1,5 +1,6 @@
 //! `rv-mock-server [--port N] [--tls] [--key KEY] [--no-stdin] [--pacing F] [--ping-secs N]
-//! [--max-session-secs N] [--any-rate] [--identity-fields]`: serve the mock Realtime API on
+//! [--max-session-secs N] [--first-output-ms N] [--any-rate]
+//! [--identity-fields]`: serve the mock Realtime API on
 //! 127.0.0.1, print `listening <url>` once, and run until stdin closes (or, with `--no-stdin`,
 //! until killed).
 
@@ -37,6 +38,10 @@ fn main() -> ExitCode {
             "--max-session-secs" => match args.next().and_then(|p| p.parse().ok()) {
                 Some(secs) => config.max_session_duration = Some(Duration::from_secs(secs)),
                 None => return usage("--max-session-secs needs a number"),
+            },
+            "--first-output-ms" => match args.next().and_then(|p| p.parse().ok()) {
+                Some(ms) => config.first_output_delay = Duration::from_millis(ms),
+                None => return usage("--first-output-ms needs a number"),
             },
             "--any-rate" => config.accept_any_pcm_rate = true,
             "--identity-fields" => config.session_identity_fields = true,
@@ -77,7 +82,7 @@ fn usage(problem: &str) -> ExitCode {
     }
     eprintln!(
         "usage: rv-mock-server [--port N] [--tls] [--key KEY] [--no-stdin] [--pacing F] \
-         [--ping-secs N] [--max-session-secs N] [--any-rate] [--identity-fields]"
+         [--ping-secs N] [--max-session-secs N] [--first-output-ms N] [--any-rate] [--identity-fields]"
     );
     if problem.is_empty() {
         ExitCode::SUCCESS
