@@ -110,6 +110,17 @@ impl MockServer {
         of_type(&self.shared.log.lock().sent, kind)
     }
 
+    /// Write every event sent so far to `path`, one JSON object per line (for
+    /// `tests/validate_sdk.py` or `tools/validate_events.py`).
+    pub fn write_sent_jsonl(&self, path: &std::path::Path) -> io::Result<()> {
+        use std::io::Write as _;
+        let mut out = io::BufWriter::new(std::fs::File::create(path)?);
+        for event in self.shared.log.lock().sent.iter() {
+            writeln!(out, "{event}")?;
+        }
+        out.flush()
+    }
+
     /// All decoded `input_audio_buffer.append` audio (at the declared input rate), up to 100 M samples.
     pub fn received_audio(&self) -> Vec<i16> {
         self.shared.log.lock().audio.clone()

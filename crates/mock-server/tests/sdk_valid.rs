@@ -147,7 +147,7 @@ const EXPECTED: &[&str] = &[
     "rate_limits.updated",
 ];
 
-fn sent_by_scripted_session() -> Vec<Value> {
+fn sent_by_scripted_session() -> (MockServer, Vec<Value>) {
     let server = MockServer::start(config()).unwrap();
     scripted_session(&server);
     let sent = server.sent();
@@ -164,13 +164,13 @@ fn sent_by_scripted_session() -> Vec<Value> {
         statuses,
         BTreeSet::from(["cancelled", "completed", "failed"])
     );
-    sent
+    (server, sent)
 }
 
 #[test]
 fn every_sent_event_fits_the_embedded_schema_strictly() {
     let schema = EventSchema::server().expect("embedded schema");
-    for event in sent_by_scripted_session() {
+    for event in sent_by_scripted_session().1 {
         if let Err(v) = schema.validate(&event) {
             panic!("{}: {} ({})\n{event}", event["type"], v.message, v.param);
         }
@@ -179,12 +179,11 @@ fn every_sent_event_fits_the_embedded_schema_strictly() {
 
 #[test]
 fn every_sent_event_validates_against_the_python_sdk() {
-    let sent = sent_by_scripted_session();
+    let (server, sent) = sent_by_scripted_session();
     let dir = std::env::temp_dir().join(format!("rv-mock-sdk-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("sent.jsonl");
-    let lines: Vec<String> = sent.iter().map(Value::to_string).collect();
-    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    server.write_sent_jsonl(&path).unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/validate_sdk.py");
     let output = match Command::new("python3").arg(script).arg(&path).output() {
         Ok(o) => o,
