@@ -22,8 +22,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const DEFAULT_MIC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/user_move_cube_48k.wav");
-const ASSISTANT_FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/assistant_reply_24k.wav");
+const DEFAULT_MIC: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fixtures/user_move_cube_48k.wav"
+);
+const ASSISTANT_FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fixtures/assistant_reply_24k.wav"
+);
 const OUT_RATE: i32 = 48_000;
 const CALLBACK_FRAMES: usize = 1024;
 
@@ -77,7 +83,11 @@ fn last_error() -> String {
     String::from_utf8_lossy(&buf[..len.max(0) as usize]).into_owned()
 }
 
-fn poll(handle: RvSession, f: unsafe extern "C" fn(RvSession, *mut std::ffi::c_char, i32, *mut i32) -> i32, buf: &mut Vec<u8>) -> Option<Value> {
+fn poll(
+    handle: RvSession,
+    f: unsafe extern "C" fn(RvSession, *mut std::ffi::c_char, i32, *mut i32) -> i32,
+    buf: &mut Vec<u8>,
+) -> Option<Value> {
     loop {
         let mut len = 0;
         let rc = unsafe { f(handle, buf.as_mut_ptr().cast(), buf.len() as i32, &mut len) };
@@ -111,11 +121,19 @@ fn cube_tools() -> Value {
 }
 
 fn local_server() -> Result<MockServer, String> {
-    let reply = wav::read_wav(ASSISTANT_FIXTURE).map_err(|e| format!("cannot read {ASSISTANT_FIXTURE}: {e}"))?;
-    let pcm: Vec<i16> = reply.to_mono().iter().map(|&s| (s * 32767.0).round() as i16).collect();
+    let reply = wav::read_wav(ASSISTANT_FIXTURE)
+        .map_err(|e| format!("cannot read {ASSISTANT_FIXTURE}: {e}"))?;
+    let pcm: Vec<i16> = reply
+        .to_mono()
+        .iter()
+        .map(|&s| (s * 32767.0).round() as i16)
+        .collect();
     let config = MockConfig::default()
         .user_transcript("Please move the cube one meter to the left.")
-        .respond(ResponseSpec::tool_call("move_cube", r#"{"dx":-1,"dy":0,"dz":0}"#))
+        .respond(ResponseSpec::tool_call(
+            "move_cube",
+            r#"{"dx":-1,"dy":0,"dz":0}"#,
+        ))
         .respond(ResponseSpec::Audio {
             pcm24k: pcm,
             transcript: "Sure. I moved the cube one meter to the left.".into(),
@@ -135,11 +153,17 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), String> {
     let args = parse_args()?;
-    let mic = wav::read_wav(&args.mic).map_err(|e| format!("cannot read the mic WAV {}: {e}", args.mic))?;
-    let api_key = std::env::var("OPENAI_API_KEY").ok().filter(|k| !k.is_empty());
-    let use_local = args.local || (api_key.is_none() && args.url.is_none() && args.client_secret.is_none());
+    let mic = wav::read_wav(&args.mic)
+        .map_err(|e| format!("cannot read the mic WAV {}: {e}", args.mic))?;
+    let api_key = std::env::var("OPENAI_API_KEY")
+        .ok()
+        .filter(|k| !k.is_empty());
+    let use_local =
+        args.local || (api_key.is_none() && args.url.is_none() && args.client_secret.is_none());
 
-    let version = unsafe { CStr::from_ptr(rv_version()) }.to_string_lossy().into_owned();
+    let version = unsafe { CStr::from_ptr(rv_version()) }
+        .to_string_lossy()
+        .into_owned();
     let _server;
     // A demo should fail fast with one clear line when the server is unreachable.
     let mut config = json!({
@@ -165,14 +189,17 @@ fn run() -> Result<(), String> {
         }
         println!(
             "realtime-voice {version}: talking to {}",
-            args.url.as_deref().unwrap_or(realtime_voice::config::DEFAULT_URL)
+            args.url
+                .as_deref()
+                .unwrap_or(realtime_voice::config::DEFAULT_URL)
         );
     }
     if let Some(model) = &args.model {
         config["model"] = json!(model);
     }
 
-    let config = CString::new(config.to_string()).map_err(|_| "config has a NUL byte".to_string())?;
+    let config =
+        CString::new(config.to_string()).map_err(|_| "config has a NUL byte".to_string())?;
     let mut handle: RvSession = 0;
     if unsafe { rv_session_create(config.as_ptr(), &mut handle) } != RV_OK {
         return Err(last_error());
@@ -235,7 +262,15 @@ fn start_devices(handle: RvSession, mic: &wav::WavAudio) -> Devices {
             let mut calls = 0u32;
             let mut recording = false;
             while !stop.load(Ordering::Relaxed) {
-                let n = unsafe { rv_pull_playback(handle, out.as_mut_ptr(), CALLBACK_FRAMES as i32, 2, OUT_RATE) };
+                let n = unsafe {
+                    rv_pull_playback(
+                        handle,
+                        out.as_mut_ptr(),
+                        CALLBACK_FRAMES as i32,
+                        2,
+                        OUT_RATE,
+                    )
+                };
                 if n > 0 {
                     model_frames.fetch_add(n as u64, Ordering::Relaxed);
                     recording = true;
@@ -246,12 +281,21 @@ fn start_devices(handle: RvSession, mic: &wav::WavAudio) -> Devices {
                     }
                 }
                 calls += 1;
-                let due = start + Duration::from_secs_f64(f64::from(calls) * CALLBACK_FRAMES as f64 / f64::from(OUT_RATE));
+                let due = start
+                    + Duration::from_secs_f64(
+                        f64::from(calls) * CALLBACK_FRAMES as f64 / f64::from(OUT_RATE),
+                    );
                 std::thread::sleep(due.saturating_duration_since(Instant::now()));
             }
         }));
     }
-    Devices { stop, mic_done, model_frames, reply, threads }
+    Devices {
+        stop,
+        mic_done,
+        model_frames,
+        reply,
+        threads,
+    }
 }
 
 fn stats(handle: RvSession) -> RvStats {
@@ -285,26 +329,29 @@ fn converse(handle: RvSession, args: &Args, mic: &wav::WavAudio) -> Result<(), S
             }
             match ty {
                 "state" => {
-                    let reason = ev["reason"].as_str().map(|r| format!(" ({r})")).unwrap_or_default();
+                    let reason = ev["reason"]
+                        .as_str()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default();
                     println!("[state] {}{reason}", ev["state"].as_str().unwrap_or("?"));
                 }
-                "session_ready" => {
-                    if devices.is_none() {
-                        println!(
-                            "[mic] speaking {} ({:.1} s at {} Hz, {} ch) in 10 ms chunks; playback at {} Hz in {}-frame callbacks",
-                            args.mic,
-                            mic.frames() as f64 / f64::from(mic.sample_rate),
-                            mic.sample_rate,
-                            mic.channels,
-                            OUT_RATE,
-                            CALLBACK_FRAMES
-                        );
-                        devices = Some(start_devices(handle, mic));
-                    }
+                "session_ready" if devices.is_none() => {
+                    println!(
+                        "[mic] speaking {} ({:.1} s at {} Hz, {} ch) in 10 ms chunks; playback at {} Hz in {}-frame callbacks",
+                        args.mic,
+                        mic.frames() as f64 / f64::from(mic.sample_rate),
+                        mic.sample_rate,
+                        mic.channels,
+                        OUT_RATE,
+                        CALLBACK_FRAMES
+                    );
+                    devices = Some(start_devices(handle, mic));
                 }
                 "speech_started" => println!("[vad] you started speaking"),
                 "speech_stopped" => println!("[vad] you stopped speaking"),
-                "user_transcript" if ev["final"] == true => println!("you: {}", ev["text"].as_str().unwrap_or("")),
+                "user_transcript" if ev["final"] == true => {
+                    println!("you: {}", ev["text"].as_str().unwrap_or(""))
+                }
                 "assistant_transcript" => {
                     if ev["final"] == true {
                         if !mid_caption {
@@ -320,12 +367,19 @@ fn converse(handle: RvSession, args: &Args, mic: &wav::WavAudio) -> Result<(), S
                         let _ = std::io::stdout().flush();
                     }
                 }
-                "audio_interrupted" => println!("[barge-in] playback cut at {} ms", ev["played_ms"]),
+                "audio_interrupted" => {
+                    println!("[barge-in] playback cut at {} ms", ev["played_ms"])
+                }
                 "response_done" => {
                     let s = stats(handle);
-                    if s.last_response_latency_ms >= 0 && s.last_response_latency_ms != printed_latency {
+                    if s.last_response_latency_ms >= 0
+                        && s.last_response_latency_ms != printed_latency
+                    {
                         printed_latency = s.last_response_latency_ms;
-                        println!("[latency] {} ms from the end of your speech to the first model audio", printed_latency);
+                        println!(
+                            "[latency] {} ms from the end of your speech to the first model audio",
+                            printed_latency
+                        );
                     }
                     if s.audio_bytes_received > 0 {
                         audio_responses += 1;
@@ -361,7 +415,10 @@ fn converse(handle: RvSession, args: &Args, mic: &wav::WavAudio) -> Result<(), S
                     );
                     json!({"ok": true, "position": cube}).to_string()
                 } else {
-                    println!("tool: move_cube got invalid arguments: {}", call["arguments_raw"]);
+                    println!(
+                        "tool: move_cube got invalid arguments: {}",
+                        call["arguments_raw"]
+                    );
                     json!({"error": "arguments must be a JSON object with dx, dy, dz"}).to_string()
                 }
             } else {
@@ -383,7 +440,11 @@ fn converse(handle: RvSession, args: &Args, mic: &wav::WavAudio) -> Result<(), S
         if let Some(d) = &devices {
             let s = stats(handle);
             let drained = s.playback_buffered_ms == 0 && d.model_frames.load(Ordering::Relaxed) > 0;
-            if d.mic_done.load(Ordering::Relaxed) && audio_responses > 0 && open_calls == 0 && drained {
+            if d.mic_done.load(Ordering::Relaxed)
+                && audio_responses > 0
+                && open_calls == 0
+                && drained
+            {
                 let since = *drained_since.get_or_insert_with(Instant::now);
                 if since.elapsed() > Duration::from_millis(400) {
                     break Ok(());
@@ -401,7 +462,8 @@ fn converse(handle: RvSession, args: &Args, mic: &wav::WavAudio) -> Result<(), S
     let reply = stop_devices(devices.take());
     outcome?;
     let reply = trim_trailing_silence(reply);
-    wav::write_wav_pcm16(&args.out, &reply, 2, OUT_RATE as u32).map_err(|e| format!("cannot write {}: {e}", args.out))?;
+    wav::write_wav_pcm16(&args.out, &reply, 2, OUT_RATE as u32)
+        .map_err(|e| format!("cannot write {}: {e}", args.out))?;
     println!(
         "summary: sent {:.2} s of mic audio, received {:.2} s of model audio, played {:.2} s, {} underruns, {} events dropped, cube at ({:.2}, {:.2}, {:.2})",
         s.audio_bytes_sent as f64 / 2.0 / 24_000.0,
@@ -413,12 +475,18 @@ fn converse(handle: RvSession, args: &Args, mic: &wav::WavAudio) -> Result<(), S
         cube[1],
         cube[2]
     );
-    println!("reply written to {} ({:.2} s, 48 kHz stereo)", args.out, reply.len() as f64 / 2.0 / f64::from(OUT_RATE));
+    println!(
+        "reply written to {} ({:.2} s, 48 kHz stereo)",
+        args.out,
+        reply.len() as f64 / 2.0 / f64::from(OUT_RATE)
+    );
     Ok(())
 }
 
 fn stop_devices(devices: Option<Devices>) -> Vec<f32> {
-    let Some(mut d) = devices else { return Vec::new() };
+    let Some(mut d) = devices else {
+        return Vec::new();
+    };
     d.stop.store(true, Ordering::Relaxed);
     for t in d.threads.drain(..) {
         let _ = t.join();
@@ -428,7 +496,11 @@ fn stop_devices(devices: Option<Devices>) -> Vec<f32> {
 }
 
 fn trim_trailing_silence(mut stereo: Vec<f32>) -> Vec<f32> {
-    let last = stereo.iter().rposition(|s| s.abs() > 1e-4).map(|i| i + 1).unwrap_or(0);
+    let last = stereo
+        .iter()
+        .rposition(|s| s.abs() > 1e-4)
+        .map(|i| i + 1)
+        .unwrap_or(0);
     stereo.truncate(last.div_ceil(2) * 2);
     stereo
 }
