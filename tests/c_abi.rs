@@ -14,7 +14,7 @@ fn lib_dir() -> PathBuf {
     exe.parent().unwrap().parent().unwrap().to_path_buf()
 }
 
-fn build_client() -> PathBuf {
+fn build_client(name: &str) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let lib = lib_dir();
     assert!(
@@ -22,7 +22,7 @@ fn build_client() -> PathBuf {
         "the cdylib was not built in {}",
         lib.display()
     );
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("abi_smoke");
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
         .args(["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-g", "-O1"])
         .arg("-I")
@@ -74,7 +74,7 @@ fn check(output: std::process::Output, min_passed: u32) -> String {
 
 #[test]
 fn c_client_argument_checks_and_a_whole_session() {
-    let exe = build_client();
+    let exe = build_client("abi_smoke");
     check(Command::new(&exe).output().unwrap(), 40);
     let server = session_server();
     check(Command::new(&exe).arg(server.url()).output().unwrap(), 52);
@@ -100,7 +100,7 @@ fn c_client_session_is_clean_under_valgrind() {
         eprintln!("valgrind not installed: skipped (tools/install-deps.sh installs it)");
         return;
     }
-    let exe = build_client();
+    let exe = build_client("abi_smoke_valgrind");
     let server = session_server();
     let output = Command::new("valgrind")
         .args([

@@ -47,10 +47,9 @@ fn header_has_every_design_function() {
         "rv_cancel_response",
         "rv_get_stats",
     ] {
-        assert!(
-            committed.contains(&format!(" {f}(")),
-            "{f} missing from the header"
-        );
+        let declared =
+            committed.contains(&format!(" {f}(")) || committed.contains(&format!("*{f}("));
+        assert!(declared, "{f} missing from the header");
     }
     for c in [
         "RV_OK 0",
