@@ -310,9 +310,38 @@ fn runtime_updates_and_push_to_talk_are_sent_and_sdk_valid() {
 
 #[test]
 fn server_pings_are_answered() {
-    let server = MockServer::start(MockConfig::default().ping_interval(Some(Duration::from_millis(100)))).unwrap();
+    let server =
+        MockServer::start(MockConfig::default().ping_interval(Some(Duration::from_millis(100))))
+            .unwrap();
     let rv = ready(&server, "");
     std::thread::sleep(Duration::from_millis(800));
     assert!(server.pong_count() >= 4, "pongs: {}", server.pong_count());
     assert_eq!(rv.state(), RV_STATE_READY);
+}
+
+#[test]
+fn destroy_returns_within_2s_while_the_handshake_hangs() {
+    // A server that accepts TCP and then never answers the upgrade.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/v1/realtime", listener.local_addr().unwrap());
+    let hold = std::thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        std::thread::sleep(Duration::from_secs(4));
+        drop(s);
+    });
+    let mut rv = Rv::for_server(&url, r#""connect_timeout_ms":30000"#);
+    rv.connect();
+    rv.wait_state(T, "connecting");
+    std::thread::sleep(Duration::from_millis(200));
+    let t = Instant::now();
+    let h = rv.handle;
+    assert_eq!(rv_session_destroy(h), RV_OK);
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "destroy took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(rv_session_state(h), RV_ERR_INVALID_HANDLE);
+    rv.handle = 0; // already destroyed: the drop below must not destroy again
+    hold.join().unwrap();
 }
