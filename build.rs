@@ -13,7 +13,8 @@ fn main() {
     println!("cargo:rerun-if-env-changed=CI");
     let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
-    let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml");
+    let config =
+        cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml");
     let generated = out_dir.join("realtime_voice.h");
     match cbindgen::Builder::new()
         .with_crate(&crate_dir)
@@ -37,5 +38,8 @@ fn main() {
             let _ = std::fs::write(&generated, b"");
         }
     }
-    println!("cargo:rustc-env=RV_GENERATED_HEADER={}", generated.display());
+    println!(
+        "cargo:rustc-env=RV_GENERATED_HEADER={}",
+        generated.display()
+    );
 }

@@ -187,13 +187,22 @@ impl Default for SessionConfig {
     }
 }
 
-fn get_u32(obj: &Map<String, Value>, key: &str, min: u32, max: u32) -> Result<Option<u32>, ConfigError> {
+fn get_u32(
+    obj: &Map<String, Value>,
+    key: &str,
+    min: u32,
+    max: u32,
+) -> Result<Option<u32>, ConfigError> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => match v.as_u64() {
             Some(n) if n >= u64::from(min) && n <= u64::from(max) => Ok(Some(n as u32)),
-            Some(n) => err(format!("`{key}` is {n}; it must be between {min} and {max}")),
-            None => err(format!("`{key}` must be a whole number between {min} and {max}")),
+            Some(n) => err(format!(
+                "`{key}` is {n}; it must be between {min} and {max}"
+            )),
+            None => err(format!(
+                "`{key}` must be a whole number between {min} and {max}"
+            )),
         },
     }
 }
@@ -221,7 +230,9 @@ pub fn is_loopback_host(host: &str) -> bool {
     if h.eq_ignore_ascii_case("localhost") {
         return true;
     }
-    h.parse::<IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+    h.parse::<IpAddr>()
+        .map(|ip| ip.is_loopback())
+        .unwrap_or(false)
 }
 
 /// The parts of a `ws://` / `wss://` URL the session needs.
@@ -252,7 +263,9 @@ pub fn parse_ws_url(url: &str) -> Result<UrlParts, ConfigError> {
         None => (rest, "/".to_string()),
     };
     if authority.contains('@') {
-        return err("`url` must not carry credentials; use `api_key`, `client_secret` or `headers`");
+        return err(
+            "`url` must not carry credentials; use `api_key`, `client_secret` or `headers`",
+        );
     }
     let (host, port) = if let Some(stripped) = authority.strip_prefix('[') {
         let end = stripped
@@ -319,7 +332,11 @@ impl SessionConfig {
             c.url = url;
         }
         if let Some(model) = get_string(&obj, "model")? {
-            if model.is_empty() || !model.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.:".contains(ch)) {
+            if model.is_empty()
+                || !model
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || "-_.:".contains(ch))
+            {
                 return err("`model` must be a non-empty model name (letters, digits, - _ . :)");
             }
             c.model = model;
@@ -341,7 +358,8 @@ impl SessionConfig {
                         .as_str()
                         .ok_or_else(|| ConfigError(format!("header `{k}` must be a string")))?;
                     let name_ok = !k.is_empty()
-                        && k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
+                        && k.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
                     if !name_ok {
                         return err(format!("header name `{k}` is not a valid HTTP header name"));
                     }
@@ -388,7 +406,9 @@ impl SessionConfig {
             None | Some(Value::Null) => {}
             Some(Value::Object(r)) => {
                 for key in r.keys() {
-                    if !["max_attempts", "initial_backoff_ms", "max_backoff_ms"].contains(&key.as_str()) {
+                    if !["max_attempts", "initial_backoff_ms", "max_backoff_ms"]
+                        .contains(&key.as_str())
+                    {
                         return err(format!(
                             "unknown key `reconnect.{key}` (known: max_attempts, initial_backoff_ms, max_backoff_ms)"
                         ));
@@ -404,7 +424,9 @@ impl SessionConfig {
                     c.reconnect.max_backoff_ms = v;
                 }
                 if c.reconnect.max_backoff_ms < c.reconnect.initial_backoff_ms {
-                    return err("`reconnect.max_backoff_ms` must be >= `reconnect.initial_backoff_ms`");
+                    return err(
+                        "`reconnect.max_backoff_ms` must be >= `reconnect.initial_backoff_ms`",
+                    );
                 }
             }
             Some(_) => return err("`reconnect` must be an object"),
@@ -412,11 +434,17 @@ impl SessionConfig {
         match get_string(&obj, "protocol")?.as_deref() {
             None | Some("ga") => c.protocol = Protocol::Ga,
             Some("beta") => c.protocol = Protocol::Beta,
-            Some(other) => return err(format!("`protocol` is \"{other}\"; it must be \"ga\" or \"beta\"")),
+            Some(other) => {
+                return err(format!(
+                    "`protocol` is \"{other}\"; it must be \"ga\" or \"beta\""
+                ))
+            }
         }
         if let Some(pem) = get_string(&obj, "ca_certificate_pem")? {
             if !pem.contains("-----BEGIN CERTIFICATE-----") {
-                return err("`ca_certificate_pem` must be a PEM certificate (-----BEGIN CERTIFICATE-----)");
+                return err(
+                    "`ca_certificate_pem` must be a PEM certificate (-----BEGIN CERTIFICATE-----)",
+                );
             }
             c.ca_certificate_pem = Some(pem);
         }
@@ -444,7 +472,8 @@ impl SessionConfig {
         if !parts.tls && !loopback {
             return err("plain ws:// is allowed only to loopback addresses (127.0.0.0/8, ::1, localhost); use wss://");
         }
-        let has_credential = c.api_key.is_some() || c.client_secret.is_some() || !c.headers.is_empty();
+        let has_credential =
+            c.api_key.is_some() || c.client_secret.is_some() || !c.headers.is_empty();
         if !loopback && !has_credential {
             return err(
                 "no credential: set `api_key`, `client_secret` (an ephemeral key from your backend) or `headers`",
@@ -490,11 +519,16 @@ pub fn redact(text: &str, secrets: &[String]) -> String {
     let bytes = out.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        let at_word_start = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_' || bytes[i - 1] == b'-');
+        let at_word_start = i == 0
+            || !(bytes[i - 1].is_ascii_alphanumeric()
+                || bytes[i - 1] == b'_'
+                || bytes[i - 1] == b'-');
         let prefix = at_word_start && (out[i..].starts_with("sk-") || out[i..].starts_with("ek_"));
         if prefix {
             let mut j = i + 3;
-            while j < bytes.len() && (bytes[j].is_ascii_alphanumeric() || b"-_*".contains(&bytes[j])) {
+            while j < bytes.len()
+                && (bytes[j].is_ascii_alphanumeric() || b"-_*".contains(&bytes[j]))
+            {
                 j += 1;
             }
             if j - i >= 8 {
@@ -520,34 +554,51 @@ mod tests {
         assert_eq!(c.input_sample_rate, 24_000);
         assert_eq!(c.output_sample_rate, 48_000);
         assert_eq!(c.protocol, Protocol::Ga);
-        assert_eq!(c.connect_url(), "ws://127.0.0.1:9000/v1/realtime?model=gpt-realtime");
+        assert_eq!(
+            c.connect_url(),
+            "ws://127.0.0.1:9000/v1/realtime?model=gpt-realtime"
+        );
     }
 
     #[test]
     fn remote_needs_a_credential_and_tls() {
         let e = SessionConfig::from_json("{}").unwrap_err();
         assert!(e.0.contains("credential"), "{e}");
-        let e = SessionConfig::from_json(r#"{"url":"ws://example.com/x","api_key":"sk-abcdefgh"}"#).unwrap_err();
+        let e = SessionConfig::from_json(r#"{"url":"ws://example.com/x","api_key":"sk-abcdefgh"}"#)
+            .unwrap_err();
         assert!(e.0.contains("loopback"), "{e}");
         let c = SessionConfig::from_json(r#"{"api_key":"sk-abcdefgh"}"#).unwrap();
-        assert_eq!(c.connect_url(), "wss://api.openai.com/v1/realtime?model=gpt-realtime");
+        assert_eq!(
+            c.connect_url(),
+            "wss://api.openai.com/v1/realtime?model=gpt-realtime"
+        );
         let c = SessionConfig::from_json(r#"{"headers":{"api-key":"azurekey"},"url":"wss://x.openai.azure.com/openai/realtime?api-version=2025-04-01&deployment=gpt"}"#).unwrap();
         assert!(c.connect_url().ends_with("&model=gpt-realtime"));
     }
 
     #[test]
     fn url_naming_a_model_is_kept() {
-        let c = SessionConfig::from_json(r#"{"url":"ws://localhost:1/v1/realtime?model=gpt-realtime-mini"}"#).unwrap();
-        assert_eq!(c.connect_url(), "ws://localhost:1/v1/realtime?model=gpt-realtime-mini");
+        let c = SessionConfig::from_json(
+            r#"{"url":"ws://localhost:1/v1/realtime?model=gpt-realtime-mini"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.connect_url(),
+            "ws://localhost:1/v1/realtime?model=gpt-realtime-mini"
+        );
     }
 
     #[test]
     fn unknown_keys_and_bad_types_are_named() {
-        let e = SessionConfig::from_json(r#"{"url":"ws://[::1]:5/","prebufer_ms":80}"#).unwrap_err();
+        let e =
+            SessionConfig::from_json(r#"{"url":"ws://[::1]:5/","prebufer_ms":80}"#).unwrap_err();
         assert!(e.0.contains("prebufer_ms"), "{e}");
-        let e = SessionConfig::from_json(r#"{"url":"ws://[::1]:5/","input_sample_rate":44100}"#).unwrap_err();
+        let e = SessionConfig::from_json(r#"{"url":"ws://[::1]:5/","input_sample_rate":44100}"#)
+            .unwrap_err();
         assert!(e.0.contains("input_sample_rate"), "{e}");
-        let e = SessionConfig::from_json(r#"{"url":"ws://[::1]:5/","reconnect":{"max_attempts":-1}}"#).unwrap_err();
+        let e =
+            SessionConfig::from_json(r#"{"url":"ws://[::1]:5/","reconnect":{"max_attempts":-1}}"#)
+                .unwrap_err();
         assert!(e.0.contains("max_attempts"), "{e}");
         let e = SessionConfig::from_json(r#"{"url":"ws://[::1]:5/","protocol":"v2"}"#).unwrap_err();
         assert!(e.0.contains("protocol"), "{e}");
@@ -559,7 +610,8 @@ mod tests {
 
     #[test]
     fn errors_never_quote_secrets() {
-        let e = SessionConfig::from_json(r#"{"api_key": 12345678, "url":"wss://a.b/"}"#).unwrap_err();
+        let e =
+            SessionConfig::from_json(r#"{"api_key": 12345678, "url":"wss://a.b/"}"#).unwrap_err();
         assert!(!e.0.contains("12345678"));
         let e = SessionConfig::from_json(r#"{"api_key":"sk-secret secret"}"#).unwrap_err();
         assert!(!e.0.contains("secret secret"), "{e}");
@@ -570,21 +622,37 @@ mod tests {
     #[test]
     fn url_parsing() {
         let p = parse_ws_url("wss://api.openai.com/v1/realtime?model=x").unwrap();
-        assert_eq!((p.tls, p.host.as_str(), p.port, p.path_and_query.as_str()), (true, "api.openai.com", 443, "/v1/realtime?model=x"));
+        assert_eq!(
+            (p.tls, p.host.as_str(), p.port, p.path_and_query.as_str()),
+            (true, "api.openai.com", 443, "/v1/realtime?model=x")
+        );
         let p = parse_ws_url("ws://[::1]:8080").unwrap();
-        assert_eq!((p.host.as_str(), p.port, p.path_and_query.as_str()), ("::1", 8080, "/"));
+        assert_eq!(
+            (p.host.as_str(), p.port, p.path_and_query.as_str()),
+            ("::1", 8080, "/")
+        );
         assert!(parse_ws_url("ws://user:pw@127.0.0.1/").is_err());
         assert!(parse_ws_url("ws://127.0.0.1:0/").is_err());
         assert!(parse_ws_url("ws://127.0.0.1:99999/").is_err());
-        assert!(is_loopback_host("127.3.4.5") && is_loopback_host("[::1]") && is_loopback_host("LOCALHOST"));
+        assert!(
+            is_loopback_host("127.3.4.5")
+                && is_loopback_host("[::1]")
+                && is_loopback_host("LOCALHOST")
+        );
         assert!(!is_loopback_host("10.0.0.1") && !is_loopback_host("example.com"));
     }
 
     #[test]
     fn redaction() {
         let secrets = vec!["my-azure-key-123".to_string()];
-        let r = redact("bad key my-azure-key-123 and sk-proj-abc***wxyz and ek_68af12345", &secrets);
-        assert!(!r.contains("my-azure-key-123") && !r.contains("sk-proj") && !r.contains("ek_68af"), "{r}");
+        let r = redact(
+            "bad key my-azure-key-123 and sk-proj-abc***wxyz and ek_68af12345",
+            &secrets,
+        );
+        assert!(
+            !r.contains("my-azure-key-123") && !r.contains("sk-proj") && !r.contains("ek_68af"),
+            "{r}"
+        );
         assert_eq!(redact("task-list is fine", &[]), "task-list is fine");
         assert_eq!(redact("héllo ünïcode", &[]), "héllo ünïcode");
     }

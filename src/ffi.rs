@@ -145,7 +145,9 @@ fn guard(f: impl FnOnce() -> Result<i32, Failure>) -> i32 {
             code
         }
         Err(_) => {
-            set_last_error("internal error: a panic was caught at the C boundary (please report it)");
+            set_last_error(
+                "internal error: a panic was caught at the C boundary (please report it)",
+            );
             RV_ERR_INTERNAL
         }
     }
@@ -173,7 +175,8 @@ unsafe fn c_str<'a>(ptr: *const c_char, what: &'static str) -> Result<&'a str, F
 }
 
 fn parse_json_object(text: &str, what: &'static str) -> Result<Value, Failure> {
-    let v: Value = serde_json::from_str(text).map_err(|e| Failure::arg(format!("{what} is not valid JSON ({e})")))?;
+    let v: Value = serde_json::from_str(text)
+        .map_err(|e| Failure::arg(format!("{what} is not valid JSON ({e})")))?;
     if !v.is_object() {
         return Err(Failure::arg(format!("{what} must be a JSON object")));
     }
@@ -244,8 +247,10 @@ pub unsafe extern "C" fn rv_session_create(config_json: *const c_char, out: *mut
         // SAFETY: checked non-NULL; writable per contract. 0 = no session on failure.
         unsafe { *out = 0 };
         let text = unsafe { c_str(config_json, "config_json") }?;
-        let config = SessionConfig::from_json(text).map_err(|e| Failure(RV_ERR_INVALID_CONFIG, e.to_string().into()))?;
-        let session = Session::new(config).map_err(|e| Failure(RV_ERR_INVALID_CONFIG, e.to_string().into()))?;
+        let config = SessionConfig::from_json(text)
+            .map_err(|e| Failure(RV_ERR_INVALID_CONFIG, e.to_string().into()))?;
+        let session = Session::new(config)
+            .map_err(|e| Failure(RV_ERR_INVALID_CONFIG, e.to_string().into()))?;
         let handle = registry::insert(Arc::new(session));
         // SAFETY: as above.
         unsafe { *out = handle };
@@ -322,7 +327,9 @@ fn check_audio_args(frames: i32, channels: i32, sample_rate: i32) -> Result<usiz
         return Err(Failure::arg("channels must be between 1 and 64"));
     }
     if !(8000..=192_000).contains(&sample_rate) {
-        return Err(Failure::arg("sample_rate must be between 8000 and 192000 Hz"));
+        return Err(Failure::arg(
+            "sample_rate must be between 8000 and 192000 Hz",
+        ));
     }
     Ok(frames as usize * channels as usize)
 }
@@ -376,7 +383,8 @@ pub unsafe extern "C" fn rv_pull_playback(
 ) -> i32 {
     // Every error path here uses static messages: no allocation on the audio thread.
     let result = catch_unwind(AssertUnwindSafe(|| {
-        let len_ok = (0..=MAX_FRAMES_PER_CALL).contains(&frames) && (1..=MAX_CHANNELS).contains(&channels);
+        let len_ok =
+            (0..=MAX_FRAMES_PER_CALL).contains(&frames) && (1..=MAX_CHANNELS).contains(&channels);
         if out.is_null() || !len_ok {
             return Err(Failure(
                 RV_ERR_INVALID_ARGUMENT,
@@ -388,17 +396,28 @@ pub unsafe extern "C" fn rv_pull_playback(
         let buf = unsafe { std::slice::from_raw_parts_mut(out, len) };
         if !(8000..=192_000).contains(&sample_rate) {
             buf.fill(0.0);
-            return Err(Failure(RV_ERR_INVALID_ARGUMENT, Cow::Borrowed("sample_rate must be between 8000 and 192000 Hz")));
+            return Err(Failure(
+                RV_ERR_INVALID_ARGUMENT,
+                Cow::Borrowed("sample_rate must be between 8000 and 192000 Hz"),
+            ));
         }
         if s == 0 {
             buf.fill(0.0);
-            return Err(Failure(RV_ERR_INVALID_HANDLE, Cow::Borrowed("invalid handle 0")));
+            return Err(Failure(
+                RV_ERR_INVALID_HANDLE,
+                Cow::Borrowed("invalid handle 0"),
+            ));
         }
         match registry::get_nonblocking(s) {
-            Ok(Some(session)) => Ok(session.pull_playback(buf, channels as usize, sample_rate as u32) as i32),
+            Ok(Some(session)) => {
+                Ok(session.pull_playback(buf, channels as usize, sample_rate as u32) as i32)
+            }
             Ok(None) => {
                 buf.fill(0.0);
-                Err(Failure(RV_ERR_INVALID_HANDLE, Cow::Borrowed("unknown or destroyed session handle")))
+                Err(Failure(
+                    RV_ERR_INVALID_HANDLE,
+                    Cow::Borrowed("unknown or destroyed session handle"),
+                ))
             }
             Err(()) => {
                 buf.fill(0.0);
@@ -413,7 +432,9 @@ pub unsafe extern "C" fn rv_pull_playback(
             code
         }
         Err(_) => {
-            set_last_error("internal error: a panic was caught at the C boundary (please report it)");
+            set_last_error(
+                "internal error: a panic was caught at the C boundary (please report it)",
+            );
             RV_ERR_INTERNAL
         }
     }
@@ -427,7 +448,12 @@ pub unsafe extern "C" fn rv_pull_playback(
 /// `buf` must be NULL (with `cap` 0) or point to `cap` writable bytes; `out_len` must be
 /// NULL or point to a writable `int32_t`.
 #[no_mangle]
-pub unsafe extern "C" fn rv_poll_event(s: RvSession, buf: *mut c_char, cap: i32, out_len: *mut i32) -> i32 {
+pub unsafe extern "C" fn rv_poll_event(
+    s: RvSession,
+    buf: *mut c_char,
+    cap: i32,
+    out_len: *mut i32,
+) -> i32 {
     guard(|| {
         let session = session(s)?;
         unsafe { poll_queue(&session.shared().events, buf, cap, out_len) }
@@ -440,7 +466,12 @@ pub unsafe extern "C" fn rv_poll_event(s: RvSession, buf: *mut c_char, cap: i32,
 /// # Safety
 /// As [`rv_poll_event`].
 #[no_mangle]
-pub unsafe extern "C" fn rv_poll_tool_call(s: RvSession, buf: *mut c_char, cap: i32, out_len: *mut i32) -> i32 {
+pub unsafe extern "C" fn rv_poll_tool_call(
+    s: RvSession,
+    buf: *mut c_char,
+    cap: i32,
+    out_len: *mut i32,
+) -> i32 {
     guard(|| {
         let session = session(s)?;
         unsafe { poll_queue(&session.shared().tool_calls, buf, cap, out_len) }
@@ -454,7 +485,9 @@ unsafe fn poll_queue(
     out_len: *mut i32,
 ) -> Result<i32, Failure> {
     if cap < 0 || (buf.is_null() && cap != 0) {
-        return Err(Failure::arg("buf is NULL with a non-zero cap, or cap is negative"));
+        return Err(Failure::arg(
+            "buf is NULL with a non-zero cap, or cap is negative",
+        ));
     }
     let slice: &mut [u8] = if buf.is_null() {
         &mut []
@@ -493,7 +526,11 @@ unsafe fn poll_queue(
 /// # Safety
 /// `call_id` and `output` must be NULL or NUL-terminated UTF-8 strings.
 #[no_mangle]
-pub unsafe extern "C" fn rv_submit_tool_result(s: RvSession, call_id: *const c_char, output: *const c_char) -> i32 {
+pub unsafe extern "C" fn rv_submit_tool_result(
+    s: RvSession,
+    call_id: *const c_char,
+    output: *const c_char,
+) -> i32 {
     guard(|| {
         let call_id = unsafe { c_str(call_id, "call_id") }?;
         let output = unsafe { c_str(output, "output") }?;

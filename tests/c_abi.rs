@@ -14,7 +14,7 @@ fn lib_dir() -> PathBuf {
     exe.parent().unwrap().parent().unwrap().to_path_buf()
 }
 
-fn build_client() -> PathBuf {
+fn build_client(name: &str) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let lib = lib_dir();
     assert!(
@@ -22,7 +22,7 @@ fn build_client() -> PathBuf {
         "the cdylib was not built in {}",
         lib.display()
     );
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("abi_smoke");
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
         .args(["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-g", "-O1"])
         .arg("-I")
@@ -35,15 +35,24 @@ fn build_client() -> PathBuf {
         .arg(&out)
         .status()
         .expect("a C compiler (cc) is installed");
-    assert!(status.success(), "the C client did not compile cleanly against the header");
+    assert!(
+        status.success(),
+        "the C client did not compile cleanly against the header"
+    );
     out
 }
 
 fn session_server() -> MockServer {
     MockServer::start(
         MockConfig::default()
-            .respond(ResponseSpec::tool_call("move_cube", r#"{"dx":-1,"dy":0,"dz":0}"#))
-            .respond(ResponseSpec::synthetic_audio(1500, "Done, the cube moved left."))
+            .respond(ResponseSpec::tool_call(
+                "move_cube",
+                r#"{"dx":-1,"dy":0,"dz":0}"#,
+            ))
+            .respond(ResponseSpec::synthetic_audio(
+                1500,
+                "Done, the cube moved left.",
+            ))
             .audio_pacing(4.0),
     )
     .unwrap()
@@ -52,7 +61,10 @@ fn session_server() -> MockServer {
 fn check(output: std::process::Output, min_passed: u32) -> String {
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(output.status.success(), "C client failed:\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "C client failed:\n{stdout}\n{stderr}"
+    );
     let last = stdout.lines().last().unwrap_or_default().to_string();
     assert!(last.ends_with(" passed, 0 failed"), "{stdout}");
     let passed: u32 = last.split_whitespace().next().unwrap().parse().unwrap();
@@ -62,22 +74,33 @@ fn check(output: std::process::Output, min_passed: u32) -> String {
 
 #[test]
 fn c_client_argument_checks_and_a_whole_session() {
-    let exe = build_client();
+    let exe = build_client("abi_smoke");
     check(Command::new(&exe).output().unwrap(), 40);
     let server = session_server();
     check(Command::new(&exe).arg(server.url()).output().unwrap(), 52);
-    assert_eq!(server.received_of_type("conversation.item.create").len(), 1, "the tool result arrived");
+    assert_eq!(
+        server.received_of_type("conversation.item.create").len(),
+        1,
+        "the tool result arrived"
+    );
 }
 
 #[test]
 fn c_client_session_is_clean_under_valgrind() {
-    let have = Command::new("valgrind").arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
+    let have = Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
     if !have {
-        assert!(std::env::var_os("RV_REQUIRE_VALGRIND").is_none(), "valgrind is required here but not installed");
+        assert!(
+            std::env::var_os("RV_REQUIRE_VALGRIND").is_none(),
+            "valgrind is required here but not installed"
+        );
         eprintln!("valgrind not installed: skipped (tools/install-deps.sh installs it)");
         return;
     }
-    let exe = build_client();
+    let exe = build_client("abi_smoke_valgrind");
     let server = session_server();
     let output = Command::new("valgrind")
         .args([
@@ -93,6 +116,10 @@ fn c_client_session_is_clean_under_valgrind() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_ne!(output.status.code(), Some(99), "valgrind found errors:\n{stderr}");
+    assert_ne!(
+        output.status.code(),
+        Some(99),
+        "valgrind found errors:\n{stderr}"
+    );
     check(output, 52);
 }

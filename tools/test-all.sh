@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
-cargo test --workspace --all-targets
+cargo test --workspace --all-targets --no-fail-fast
 if [ -f unity-package/Tests/run-mono-tests.sh ]; then
   bash unity-package/Tests/run-mono-tests.sh
 fi

@@ -168,7 +168,8 @@ pub fn session_ready_event(session_id: &str) -> String {
 
 /// `speech_started` {item_id, audio_start_ms}
 pub fn speech_started_event(item_id: &str, audio_start_ms: u64) -> String {
-    json!({"type": "speech_started", "item_id": item_id, "audio_start_ms": audio_start_ms}).to_string()
+    json!({"type": "speech_started", "item_id": item_id, "audio_start_ms": audio_start_ms})
+        .to_string()
 }
 
 /// `speech_stopped` {item_id, audio_end_ms}
@@ -178,11 +179,17 @@ pub fn speech_stopped_event(item_id: &str, audio_end_ms: u64) -> String {
 
 /// `user_transcript` {item_id, text, final}
 pub fn user_transcript_event(item_id: &str, text: &str, is_final: bool) -> String {
-    json!({"type": "user_transcript", "item_id": item_id, "text": text, "final": is_final}).to_string()
+    json!({"type": "user_transcript", "item_id": item_id, "text": text, "final": is_final})
+        .to_string()
 }
 
 /// `assistant_transcript` {response_id, item_id, delta | text, final}
-pub fn assistant_transcript_event(response_id: &str, item_id: &str, text: &str, is_final: bool) -> String {
+pub fn assistant_transcript_event(
+    response_id: &str,
+    item_id: &str,
+    text: &str,
+    is_final: bool,
+) -> String {
     let key = if is_final { "text" } else { "delta" };
     let mut v = json!({"type": "assistant_transcript", "response_id": response_id, "item_id": item_id, "final": is_final});
     v[key] = json!(text);
@@ -243,11 +250,16 @@ mod tests {
 
     #[test]
     fn event_shapes() {
-        let v: Value = serde_json::from_str(&assistant_transcript_event("r", "i", "hi", false)).unwrap();
+        let v: Value =
+            serde_json::from_str(&assistant_transcript_event("r", "i", "hi", false)).unwrap();
         assert_eq!(v["delta"], "hi");
         assert!(v.get("text").is_none());
-        let v: Value = serde_json::from_str(&state_event(SessionState::Reconnecting, Some(2), None)).unwrap();
-        assert_eq!((v["state"].as_str(), v["attempt"].as_u64()), (Some("reconnecting"), Some(2)));
+        let v: Value =
+            serde_json::from_str(&state_event(SessionState::Reconnecting, Some(2), None)).unwrap();
+        assert_eq!(
+            (v["state"].as_str(), v["attempt"].as_u64()),
+            (Some("reconnecting"), Some(2))
+        );
         assert_eq!(SessionState::from_i32(3), SessionState::Ready);
     }
 }

@@ -9,7 +9,9 @@ pub mod tools;
 pub mod worker;
 
 use crate::audio::capture::{CaptureChunk, CapturePipeline};
-use crate::audio::playback::{playback_pipeline, PlaybackConfig, PlaybackConsumer, PlaybackProducer};
+use crate::audio::playback::{
+    playback_pipeline, PlaybackConfig, PlaybackConsumer, PlaybackProducer,
+};
 use crate::config::SessionConfig;
 use crate::protocol::client;
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
@@ -45,9 +47,9 @@ pub enum SessionError {
 impl fmt::Display for SessionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SessionError::InvalidArgument(m) | SessionError::InvalidState(m) | SessionError::QueueFull(m) => {
-                f.write_str(m)
-            }
+            SessionError::InvalidArgument(m)
+            | SessionError::InvalidState(m)
+            | SessionError::QueueFull(m) => f.write_str(m),
         }
     }
 }
@@ -144,7 +146,8 @@ impl Shared {
         let old = self.state.swap(state as i32, Ordering::AcqRel);
         if old != state as i32 || attempt.is_some() {
             let reason = reason.map(|r| crate::config::redact(r, &self.secrets));
-            self.events.push(events::state_event(state, attempt, reason.as_deref()));
+            self.events
+                .push(events::state_event(state, attempt, reason.as_deref()));
         }
     }
 
@@ -223,17 +226,17 @@ impl Session {
         let mut worker = self.worker.lock();
         if worker.is_some() {
             return Err(SessionError::InvalidState(
-                "the session was already connected once; create a new session to reconnect by hand".into(),
+                "the session was already connected once; create a new session to reconnect by hand"
+                    .into(),
             ));
         }
         if self.shared.closing.load(Ordering::Acquire) {
             return Err(SessionError::InvalidState("the session is closed".into()));
         }
-        let producer = self
-            .producer
-            .lock()
-            .take()
-            .ok_or_else(|| SessionError::InvalidState("playback producer already taken".into()))?;
+        let producer =
+            self.producer.lock().take().ok_or_else(|| {
+                SessionError::InvalidState("playback producer already taken".into())
+            })?;
         let (done_tx, done_rx) = bounded::<()>(1);
         let shared = Arc::clone(&self.shared);
         let config = self.config.clone();
@@ -248,11 +251,17 @@ impl Session {
                     worker::run(shared, config, producer, cmd_rx)
                 }));
                 if result.is_err() {
-                    shared_for_panic.error("internal", "the session worker stopped on an internal error", true);
+                    shared_for_panic.error(
+                        "internal",
+                        "the session worker stopped on an internal error",
+                        true,
+                    );
                     shared_for_panic.set_state(SessionState::Failed, None, Some("internal error"));
                 }
             })
-            .map_err(|e| SessionError::InvalidState(format!("could not start the worker thread: {e}")))?;
+            .map_err(|e| {
+                SessionError::InvalidState(format!("could not start the worker thread: {e}"))
+            })?;
         *worker = Some((handle, done_rx));
         Ok(())
     }
@@ -288,9 +297,17 @@ impl Session {
     }
 
     /// Mic audio from the host (caller's thread): downmix, resample, chunk, queue.
-    pub fn push_mic(&self, interleaved: &[f32], channels: usize, sample_rate: u32) -> Result<(), SessionError> {
+    pub fn push_mic(
+        &self,
+        interleaved: &[f32],
+        channels: usize,
+        sample_rate: u32,
+    ) -> Result<(), SessionError> {
         let frames = interleaved.len() / channels.max(1);
-        self.shared.stats.mic_frames_in.fetch_add(frames as u64, Ordering::Relaxed);
+        self.shared
+            .stats
+            .mic_frames_in
+            .fetch_add(frames as u64, Ordering::Relaxed);
         let live = matches!(self.state(), SessionState::Connected | SessionState::Ready);
         let gated = self.shared.mic_gated.load(Ordering::Relaxed);
         let mut full = false;
@@ -306,14 +323,18 @@ impl Session {
                     Ok(()) => {}
                     Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                         full = true;
-                        self.shared.stats.mic_chunks_dropped.fetch_add(1, Ordering::Relaxed);
+                        self.shared
+                            .stats
+                            .mic_chunks_dropped
+                            .fetch_add(1, Ordering::Relaxed);
                     }
                 }
             })
             .map_err(|e| SessionError::InvalidArgument(e.to_string()))?;
         if full {
             return Err(SessionError::QueueFull(
-                "the network is not keeping up: mic audio was dropped (the outbound queue is full)".into(),
+                "the network is not keeping up: mic audio was dropped (the outbound queue is full)"
+                    .into(),
             ));
         }
         Ok(())
@@ -340,7 +361,9 @@ impl Session {
             ));
         }
         self.cmd_tx.try_send(cmd).map_err(|_| {
-            SessionError::QueueFull("the session's command queue is full (the network is not keeping up)".into())
+            SessionError::QueueFull(
+                "the session's command queue is full (the network is not keeping up)".into(),
+            )
         })
     }
 
@@ -366,7 +389,9 @@ impl Session {
     pub fn create_response(&self, params: Option<Value>) -> Result<(), SessionError> {
         if let Some(p) = &params {
             if !p.is_object() {
-                return Err(SessionError::InvalidArgument("response_json must be a JSON object".into()));
+                return Err(SessionError::InvalidArgument(
+                    "response_json must be a JSON object".into(),
+                ));
             }
         }
         self.send(Command::CreateResponse(params))
@@ -403,13 +428,17 @@ impl Session {
     /// once the session has a worker, it is also sent as `session.update`.
     pub fn update_session(&self, partial: Value) -> Result<(), SessionError> {
         if !partial.is_object() {
-            return Err(SessionError::InvalidArgument("session_json must be a JSON object".into()));
+            return Err(SessionError::InvalidArgument(
+                "session_json must be a JSON object".into(),
+            ));
         }
         client::merge_json(&mut self.shared.user_session.lock(), &partial);
         if self.worker.lock().is_some() && !self.shared.closing.load(Ordering::Acquire) {
             self.cmd_tx
                 .try_send(Command::UpdateSession(partial))
-                .map_err(|_| SessionError::QueueFull("the session's command queue is full".into()))?;
+                .map_err(|_| {
+                    SessionError::QueueFull("the session's command queue is full".into())
+                })?;
         }
         Ok(())
     }

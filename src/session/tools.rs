@@ -55,7 +55,13 @@ pub fn tool_call_json(response_id: &str, call_id: &str, name: &str, arguments_ra
 impl ToolTracker {
     /// A call seen on the wire. Returns its JSON when it is new, `None` for a repeat
     /// (the same call arrives as `function_call_arguments.done` and `output_item.done`).
-    pub fn on_call(&mut self, response_id: &str, call_id: &str, name: &str, arguments_raw: &str) -> Option<String> {
+    pub fn on_call(
+        &mut self,
+        response_id: &str,
+        call_id: &str,
+        name: &str,
+        arguments_raw: &str,
+    ) -> Option<String> {
         if call_id.is_empty() || self.delivered.contains(call_id) {
             return None;
         }
@@ -80,7 +86,8 @@ impl ToolTracker {
         }
         let entry = self.responses.entry(response_id.to_string()).or_default();
         entry.calls.push(call_id.to_string());
-        self.call_response.insert(call_id.to_string(), response_id.to_string());
+        self.call_response
+            .insert(call_id.to_string(), response_id.to_string());
         Some(tool_call_json(response_id, call_id, name, arguments_raw))
     }
 
@@ -118,7 +125,11 @@ impl ToolTracker {
 
     /// The host answered `call_id`.
     pub fn on_result(&mut self, call_id: &str) -> Result<ResultOutcome, UnknownCall> {
-        let response_id = self.call_response.get(call_id).cloned().ok_or(UnknownCall)?;
+        let response_id = self
+            .call_response
+            .get(call_id)
+            .cloned()
+            .ok_or(UnknownCall)?;
         let r = self.responses.get_mut(&response_id).ok_or(UnknownCall)?;
         if !r.answered.insert(call_id.to_string()) {
             return Err(UnknownCall);
@@ -146,7 +157,10 @@ mod tests {
     fn one_follow_up_after_two_calls() {
         let mut t = ToolTracker::default();
         assert!(t.on_call("r1", "c1", "move_cube", r#"{"dx":1}"#).is_some());
-        assert!(t.on_call("r1", "c1", "move_cube", r#"{"dx":1}"#).is_none(), "delivered once");
+        assert!(
+            t.on_call("r1", "c1", "move_cube", r#"{"dx":1}"#).is_none(),
+            "delivered once"
+        );
         assert!(t.on_call("r1", "c2", "move_cube", "{bad").is_some());
         assert_eq!(t.on_result("c1"), Ok(ResultOutcome::Pending));
         assert!(!t.on_response_done("r1"));

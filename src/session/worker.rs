@@ -124,7 +124,12 @@ struct Worker {
 }
 
 /// Runs the session until it is closed or fails. Called on the worker thread.
-pub fn run(shared: Arc<Shared>, config: SessionConfig, producer: PlaybackProducer, cmd_rx: Receiver<Command>) {
+pub fn run(
+    shared: Arc<Shared>,
+    config: SessionConfig,
+    producer: PlaybackProducer,
+    cmd_rx: Receiver<Command>,
+) {
     let seed = Instant::now().elapsed().as_nanos() as u64
         ^ std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -148,7 +153,10 @@ pub fn run(shared: Arc<Shared>, config: SessionConfig, producer: PlaybackProduce
 }
 
 fn is_would_block(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted)
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
 }
 
 impl Worker {
@@ -176,7 +184,8 @@ impl Worker {
                             return;
                         }
                         ConnEnd::Fatal(reason) => {
-                            self.shared.set_state(SessionState::Failed, None, Some(&reason));
+                            self.shared
+                                .set_state(SessionState::Failed, None, Some(&reason));
                             return;
                         }
                         ConnEnd::Dropped(reason) => reason,
@@ -184,7 +193,8 @@ impl Worker {
                 }
                 Err(OpenError::Fatal { code, message }) => {
                     self.shared.error(code, &message, true);
-                    self.shared.set_state(SessionState::Failed, None, Some(&message));
+                    self.shared
+                        .set_state(SessionState::Failed, None, Some(&message));
                     return;
                 }
                 Err(OpenError::Retry(message)) => {
@@ -199,10 +209,12 @@ impl Worker {
                     self.config.reconnect.max_attempts
                 );
                 self.shared.error("reconnect_failed", &msg, true);
-                self.shared.set_state(SessionState::Failed, None, Some(&msg));
+                self.shared
+                    .set_state(SessionState::Failed, None, Some(&msg));
                 return;
             }
-            self.shared.set_state(SessionState::Reconnecting, Some(attempt), Some(&reason));
+            self.shared
+                .set_state(SessionState::Reconnecting, Some(attempt), Some(&reason));
             let delay = self.backoff(attempt);
             if !self.wait_offline(delay) {
                 self.shared.set_state(SessionState::Closed, None, None);
@@ -277,10 +289,14 @@ impl Worker {
                 "cannot connect to {}:{}: {}",
                 parts.host,
                 parts.port,
-                last_err.map(|e| e.to_string()).unwrap_or_else(|| "timed out".into())
+                last_err
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| "timed out".into())
             ))
         })?;
-        let remaining = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(50));
+        let remaining = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(50));
         let _ = tcp.set_nodelay(true);
         // Blocking I/O with a timeout for the whole handshake (TLS included).
         tcp.set_read_timeout(Some(remaining))
@@ -289,9 +305,11 @@ impl Worker {
         let stream = if parts.tls {
             let mut builder = native_tls::TlsConnector::builder();
             if let Some(pem) = &self.config.ca_certificate_pem {
-                let cert = native_tls::Certificate::from_pem(pem.as_bytes()).map_err(|e| OpenError::Fatal {
-                    code: "tls_error",
-                    message: format!("ca_certificate_pem is not a usable certificate: {e}"),
+                let cert = native_tls::Certificate::from_pem(pem.as_bytes()).map_err(|e| {
+                    OpenError::Fatal {
+                        code: "tls_error",
+                        message: format!("ca_certificate_pem is not a usable certificate: {e}"),
+                    }
                 })?;
                 builder.add_root_certificate(cert);
             }
@@ -307,30 +325,48 @@ impl Worker {
                     if msg.contains("certificate") || msg.contains("verify") {
                         return Err(OpenError::Fatal {
                             code: "tls_error",
-                            message: format!("TLS certificate verification failed for {}: {msg}", parts.host),
+                            message: format!(
+                                "TLS certificate verification failed for {}: {msg}",
+                                parts.host
+                            ),
                         });
                     }
-                    return Err(OpenError::Retry(format!("TLS handshake with {} failed: {msg}", parts.host)));
+                    return Err(OpenError::Retry(format!(
+                        "TLS handshake with {} failed: {msg}",
+                        parts.host
+                    )));
                 }
                 Err(native_tls::HandshakeError::WouldBlock(_)) => {
-                    return Err(OpenError::Retry(format!("TLS handshake with {} timed out", parts.host)));
+                    return Err(OpenError::Retry(format!(
+                        "TLS handshake with {} timed out",
+                        parts.host
+                    )));
                 }
             }
         } else {
             MaybeTlsStream::Plain(tcp)
         };
-        let mut request = url.as_str().into_client_request().map_err(|e| OpenError::Fatal {
-            code: "invalid_url",
-            message: format!("invalid url: {e}"),
-        })?;
+        let mut request = url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| OpenError::Fatal {
+                code: "invalid_url",
+                message: format!("invalid url: {e}"),
+            })?;
         {
             let headers = request.headers_mut();
             let bad_header = |name: &str| OpenError::Fatal {
                 code: "invalid_config",
                 message: format!("header `{name}` has a value that cannot be sent"),
             };
-            if let Some(secret) = self.config.api_key.as_ref().or(self.config.client_secret.as_ref()) {
-                let v = HeaderValue::from_str(&format!("Bearer {secret}")).map_err(|_| bad_header("Authorization"))?;
+            if let Some(secret) = self
+                .config
+                .api_key
+                .as_ref()
+                .or(self.config.client_secret.as_ref())
+            {
+                let v = HeaderValue::from_str(&format!("Bearer {secret}"))
+                    .map_err(|_| bad_header("Authorization"))?;
                 headers.insert(tungstenite::http::header::AUTHORIZATION, v);
             }
             for (k, v) in &self.config.headers {
@@ -338,7 +374,10 @@ impl Worker {
                 let value = HeaderValue::from_str(v).map_err(|_| bad_header(k))?;
                 headers.insert(name, value);
             }
-            headers.insert(tungstenite::http::header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+            headers.insert(
+                tungstenite::http::header::USER_AGENT,
+                HeaderValue::from_static(USER_AGENT),
+            );
             if self.flavor == ProtocolFlavor::Beta {
                 headers.insert("OpenAI-Beta", HeaderValue::from_static("realtime=v1"));
             }
@@ -387,11 +426,17 @@ impl Worker {
                         ),
                     })
                 } else {
-                    Err(OpenError::Retry(format!("the server refused the connection (HTTP {status}){detail}")))
+                    Err(OpenError::Retry(format!(
+                        "the server refused the connection (HTTP {status}){detail}"
+                    )))
                 }
             }
-            Err(HandshakeError::Failure(e)) => Err(OpenError::Retry(format!("WebSocket handshake failed: {e}"))),
-            Err(HandshakeError::Interrupted(_)) => Err(OpenError::Retry("WebSocket handshake timed out".into())),
+            Err(HandshakeError::Failure(e)) => {
+                Err(OpenError::Retry(format!("WebSocket handshake failed: {e}")))
+            }
+            Err(HandshakeError::Interrupted(_)) => {
+                Err(OpenError::Retry("WebSocket handshake timed out".into()))
+            }
         }
     }
 
@@ -454,12 +499,19 @@ impl Worker {
                         }
                     }
                     Err(tungstenite::Error::Io(e)) if is_would_block(&e) => break,
-                    Err(tungstenite::Error::ConnectionClosed) | Err(tungstenite::Error::AlreadyClosed) => {
+                    Err(tungstenite::Error::ConnectionClosed)
+                    | Err(tungstenite::Error::AlreadyClosed) => {
                         return ConnEnd::Dropped("the server closed the connection".into());
                     }
                     Err(tungstenite::Error::Capacity(e)) => {
-                        self.shared.error("oversized_frame", &format!("the server sent an oversized message ({e})"), false);
-                        return ConnEnd::Dropped(format!("oversized message from the server ({e})"));
+                        self.shared.error(
+                            "oversized_frame",
+                            &format!("the server sent an oversized message ({e})"),
+                            false,
+                        );
+                        return ConnEnd::Dropped(format!(
+                            "oversized message from the server ({e})"
+                        ));
                     }
                     Err(e) => return ConnEnd::Dropped(format!("connection lost: {e}")),
                 }
@@ -528,29 +580,47 @@ impl Worker {
         self.producer.pump();
         let st = self.producer.stats();
         let stats = &self.shared.stats;
-        stats.playback_frames_out.store(st.frames_out, Ordering::Relaxed);
-        stats.playback_underruns.store(st.underruns, Ordering::Relaxed);
-        stats.playback_buffered_ms.store(st.buffered_ms, Ordering::Relaxed);
-        stats.playback_overflow_samples.store(st.overflow_samples, Ordering::Relaxed);
+        stats
+            .playback_frames_out
+            .store(st.frames_out, Ordering::Relaxed);
+        stats
+            .playback_underruns
+            .store(st.underruns, Ordering::Relaxed);
+        stats
+            .playback_buffered_ms
+            .store(st.buffered_ms, Ordering::Relaxed);
+        stats
+            .playback_overflow_samples
+            .store(st.overflow_samples, Ordering::Relaxed);
         if self.config.half_duplex {
             let now = Instant::now();
             if self.producer.is_active() {
                 self.last_playback_active = Some(now);
             }
             let tail = Duration::from_millis(u64::from(self.config.half_duplex_tail_ms));
-            let gated = self.last_playback_active.is_some_and(|t| now.duration_since(t) <= tail);
+            let gated = self
+                .last_playback_active
+                .is_some_and(|t| now.duration_since(t) <= tail);
             self.shared.mic_gated.store(gated, Ordering::Relaxed);
         }
     }
 
-    fn request_response(&mut self, ws: &mut Socket, conn: &mut Conn, params: Option<Value>) -> Result<(), ConnEnd> {
+    fn request_response(
+        &mut self,
+        ws: &mut Socket,
+        conn: &mut Conn,
+        params: Option<Value>,
+    ) -> Result<(), ConnEnd> {
         if conn.response_active || conn.response_requested {
             // The server rejects a second response while one runs: send it after response.done.
             conn.pending_response = Some(params);
             return Ok(());
         }
         conn.response_requested = true;
-        Self::send(ws, client::response_create_for(self.flavor, params.as_ref()))
+        Self::send(
+            ws,
+            client::response_create_for(self.flavor, params.as_ref()),
+        )
     }
 
     /// Stops local playback and truncates the playing item to what was heard.
@@ -560,7 +630,10 @@ impl Worker {
         }
         if let Some(cut) = self.producer.interrupt() {
             conn.mark_interrupted(&cut.item_id);
-            Self::send(ws, client::conversation_item_truncate(&cut.item_id, 0, u64::from(cut.played_ms)))?;
+            Self::send(
+                ws,
+                client::conversation_item_truncate(&cut.item_id, 0, u64::from(cut.played_ms)),
+            )?;
             self.shared
                 .events
                 .push(events::audio_interrupted_event(&cut.item_id, cut.played_ms));
@@ -568,7 +641,12 @@ impl Worker {
         Ok(())
     }
 
-    fn handle_command(&mut self, ws: &mut Socket, conn: &mut Conn, cmd: Command) -> Option<ConnEnd> {
+    fn handle_command(
+        &mut self,
+        ws: &mut Socket,
+        conn: &mut Conn,
+        cmd: Command,
+    ) -> Option<ConnEnd> {
         let result = match cmd {
             Command::Audio(chunk) => {
                 conn.uncommitted_samples += chunk.samples as u64;
@@ -609,15 +687,19 @@ impl Worker {
             Command::ToolResult { call_id, output } => {
                 let outcome = self.shared.tools.lock().on_result(&call_id);
                 match outcome {
-                    Ok(o) => Self::send(ws, client::function_call_output(&call_id, &output)).and_then(|_| {
-                        if o == ResultOutcome::RespondNow {
-                            self.request_response(ws, conn, None)
-                        } else {
-                            Ok(())
-                        }
-                    }),
+                    Ok(o) => Self::send(ws, client::function_call_output(&call_id, &output))
+                        .and_then(|_| {
+                            if o == ResultOutcome::RespondNow {
+                                self.request_response(ws, conn, None)
+                            } else {
+                                Ok(())
+                            }
+                        }),
                     Err(_) => {
-                        self.shared.log("warning", "a tool result for a call that is no longer open was dropped");
+                        self.shared.log(
+                            "warning",
+                            "a tool result for a call that is no longer open was dropped",
+                        );
                         Ok(())
                     }
                 }
@@ -636,17 +718,35 @@ impl Worker {
         result.err()
     }
 
-    fn handle_message(&mut self, ws: &mut Socket, conn: &mut Conn, msg: Message) -> Option<ConnEnd> {
+    fn handle_message(
+        &mut self,
+        ws: &mut Socket,
+        conn: &mut Conn,
+        msg: Message,
+    ) -> Option<ConnEnd> {
         match msg {
             Message::Text(text) => self.handle_server_text(ws, conn, text.as_str()),
             Message::Binary(_) => {
-                self.shared.stats.malformed_events.fetch_add(1, Ordering::Relaxed);
-                self.shared.error("malformed_server_event", "the server sent a binary frame; ignored", false);
+                self.shared
+                    .stats
+                    .malformed_events
+                    .fetch_add(1, Ordering::Relaxed);
+                self.shared.error(
+                    "malformed_server_event",
+                    "the server sent a binary frame; ignored",
+                    false,
+                );
                 None
             }
             Message::Close(frame) => {
                 let why = frame
-                    .map(|f| format!("the server closed the connection ({} {})", u16::from(f.code), f.reason))
+                    .map(|f| {
+                        format!(
+                            "the server closed the connection ({} {})",
+                            u16::from(f.code),
+                            f.reason
+                        )
+                    })
                     .unwrap_or_else(|| "the server closed the connection".into());
                 Some(ConnEnd::Dropped(why))
             }
@@ -654,12 +754,21 @@ impl Worker {
         }
     }
 
-    fn handle_server_text(&mut self, ws: &mut Socket, conn: &mut Conn, text: &str) -> Option<ConnEnd> {
+    fn handle_server_text(
+        &mut self,
+        ws: &mut Socket,
+        conn: &mut Conn,
+        text: &str,
+    ) -> Option<ConnEnd> {
         let event = match server::parse_server_event(text) {
             Ok(e) => e,
             Err(e) => {
-                self.shared.stats.malformed_events.fetch_add(1, Ordering::Relaxed);
-                self.shared.error("malformed_server_event", &e.to_string(), false);
+                self.shared
+                    .stats
+                    .malformed_events
+                    .fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .error("malformed_server_event", &e.to_string(), false);
                 return None;
             }
         };
@@ -671,20 +780,26 @@ impl Worker {
         self.handle_event(ws, conn, event).err()
     }
 
-    fn handle_event(&mut self, ws: &mut Socket, conn: &mut Conn, event: ServerEvent) -> Result<(), ConnEnd> {
+    fn handle_event(
+        &mut self,
+        ws: &mut Socket,
+        conn: &mut Conn,
+        event: ServerEvent,
+    ) -> Result<(), ConnEnd> {
         let sh = Arc::clone(&self.shared);
         match event {
-            ServerEvent::SessionCreated { session_id, .. } => conn.session_id = session_id.unwrap_or_default(),
-            ServerEvent::SessionUpdated { .. } => {
-                if !conn.ready {
-                    conn.ready = true;
-                    if self.ever_ready {
-                        sh.stats.reconnects.fetch_add(1, Ordering::Relaxed);
-                    }
-                    self.ever_ready = true;
-                    sh.set_state(SessionState::Ready, None, None);
-                    sh.events.push(events::session_ready_event(&conn.session_id));
+            ServerEvent::SessionCreated { session_id, .. } => {
+                conn.session_id = session_id.unwrap_or_default()
+            }
+            ServerEvent::SessionUpdated { .. } if !conn.ready => {
+                conn.ready = true;
+                if self.ever_ready {
+                    sh.stats.reconnects.fetch_add(1, Ordering::Relaxed);
                 }
+                self.ever_ready = true;
+                sh.set_state(SessionState::Ready, None, None);
+                sh.events
+                    .push(events::session_ready_event(&conn.session_id));
             }
             ServerEvent::Error(err) => {
                 let fatal = err.is_fatal();
@@ -706,23 +821,38 @@ impl Worker {
                 }
                 sh.error(&code, &message, false);
             }
-            ServerEvent::SpeechStarted { item_id, audio_start_ms } => {
-                sh.events.push(events::speech_started_event(&item_id, audio_start_ms));
+            ServerEvent::SpeechStarted {
+                item_id,
+                audio_start_ms,
+            } => {
+                sh.events
+                    .push(events::speech_started_event(&item_id, audio_start_ms));
                 conn.uncommitted_samples = 0;
                 if self.config.barge_in {
                     self.interrupt_playback(ws, conn)?;
                 }
             }
-            ServerEvent::SpeechStopped { item_id, audio_end_ms } => {
+            ServerEvent::SpeechStopped {
+                item_id,
+                audio_end_ms,
+            } => {
                 conn.speech_stopped_at = Some(Instant::now());
-                sh.events.push(events::speech_stopped_event(&item_id, audio_end_ms));
+                sh.events
+                    .push(events::speech_stopped_event(&item_id, audio_end_ms));
             }
-            ServerEvent::InputCommitted { .. } | ServerEvent::InputCleared => conn.uncommitted_samples = 0,
+            ServerEvent::InputCommitted { .. } | ServerEvent::InputCleared => {
+                conn.uncommitted_samples = 0
+            }
             ServerEvent::InputTranscriptionDelta { item_id, delta } => {
-                sh.events.push(events::user_transcript_event(&item_id, &delta, false));
+                sh.events
+                    .push(events::user_transcript_event(&item_id, &delta, false));
             }
-            ServerEvent::InputTranscriptionCompleted { item_id, transcript } => {
-                sh.events.push(events::user_transcript_event(&item_id, &transcript, true));
+            ServerEvent::InputTranscriptionCompleted {
+                item_id,
+                transcript,
+            } => {
+                sh.events
+                    .push(events::user_transcript_event(&item_id, &transcript, true));
             }
             ServerEvent::InputTranscriptionFailed { message, .. } => {
                 sh.error("transcription_failed", &message, false);
@@ -747,42 +877,103 @@ impl Worker {
                             .fetch_add(samples as u64 * 2, Ordering::Relaxed);
                         if let Some(t) = conn.speech_stopped_at.take() {
                             let ms = t.elapsed().as_millis().min(i32::MAX as u128) as i32;
-                            sh.stats.last_response_latency_ms.store(ms, Ordering::Relaxed);
+                            sh.stats
+                                .last_response_latency_ms
+                                .store(ms, Ordering::Relaxed);
                         }
                         self.producer.pump();
                     }
                     Err(e) => {
                         sh.stats.malformed_events.fetch_add(1, Ordering::Relaxed);
-                        sh.error("malformed_audio", &format!("an audio delta was rejected: {e}"), false);
+                        sh.error(
+                            "malformed_audio",
+                            &format!("an audio delta was rejected: {e}"),
+                            false,
+                        );
                     }
                 }
             }
             ServerEvent::AudioDone { item_id, .. } => self.producer.end_item(&item_id),
-            ServerEvent::AudioTranscriptDelta { response_id, item_id, delta, .. }
-            | ServerEvent::TextDelta { response_id, item_id, delta, .. } => {
-                sh.events
-                    .push(events::assistant_transcript_event(&response_id, &item_id, &delta, false));
+            ServerEvent::AudioTranscriptDelta {
+                response_id,
+                item_id,
+                delta,
+                ..
             }
-            ServerEvent::AudioTranscriptDone { response_id, item_id, transcript, .. }
-            | ServerEvent::TextDone { response_id, item_id, text: transcript, .. } => {
-                sh.events
-                    .push(events::assistant_transcript_event(&response_id, &item_id, &transcript, true));
+            | ServerEvent::TextDelta {
+                response_id,
+                item_id,
+                delta,
+                ..
+            } => {
+                sh.events.push(events::assistant_transcript_event(
+                    &response_id,
+                    &item_id,
+                    &delta,
+                    false,
+                ));
             }
-            ServerEvent::FunctionCallArgumentsDone { response_id, call_id, name: Some(name), arguments, .. } => {
+            ServerEvent::AudioTranscriptDone {
+                response_id,
+                item_id,
+                transcript,
+                ..
+            }
+            | ServerEvent::TextDone {
+                response_id,
+                item_id,
+                text: transcript,
+                ..
+            } => {
+                sh.events.push(events::assistant_transcript_event(
+                    &response_id,
+                    &item_id,
+                    &transcript,
+                    true,
+                ));
+            }
+            ServerEvent::FunctionCallArgumentsDone {
+                response_id,
+                call_id,
+                name: Some(name),
+                arguments,
+                ..
+            } => {
                 // Without a name (older servers), the call is delivered at output_item.done.
                 self.deliver_tool_call(&response_id, &call_id, &name, &arguments);
             }
-            ServerEvent::OutputItemDone { response_id, item, function_call, .. } => {
+            ServerEvent::OutputItemDone {
+                response_id,
+                item,
+                function_call,
+                ..
+            } => {
                 if let Some(call) = function_call {
-                    self.deliver_tool_call(&response_id, &call.call_id, &call.name, &call.arguments);
+                    self.deliver_tool_call(
+                        &response_id,
+                        &call.call_id,
+                        &call.name,
+                        &call.arguments,
+                    );
                 } else if let Some(id) = item.id.as_deref() {
                     self.producer.end_item(id);
                 }
             }
-            ServerEvent::ResponseDone { response_id, status, usage, function_calls, .. } => {
+            ServerEvent::ResponseDone {
+                response_id,
+                status,
+                usage,
+                function_calls,
+                ..
+            } => {
                 let status = status.unwrap_or_else(|| "completed".into());
                 for call in &function_calls {
-                    self.deliver_tool_call(&response_id, &call.call_id, &call.name, &call.arguments);
+                    self.deliver_tool_call(
+                        &response_id,
+                        &call.call_id,
+                        &call.name,
+                        &call.arguments,
+                    );
                 }
                 // A cancelled or failed response may never send its audio.done: release
                 // the prebuffer of every item it played so the tail is heard.
@@ -791,8 +982,11 @@ impl Worker {
                 }
                 conn.response_active = false;
                 conn.response_requested = false;
-                sh.events
-                    .push(events::response_done_event(&response_id, &status, usage.as_ref()));
+                sh.events.push(events::response_done_event(
+                    &response_id,
+                    &status,
+                    usage.as_ref(),
+                ));
                 let follow_up = sh.tools.lock().on_response_done(&response_id);
                 if follow_up {
                     self.request_response(ws, conn, None)?;
@@ -806,12 +1000,19 @@ impl Worker {
     }
 
     fn deliver_tool_call(&mut self, response_id: &str, call_id: &str, name: &str, arguments: &str) {
-        let json = self.shared.tools.lock().on_call(response_id, call_id, name, arguments);
+        let json = self
+            .shared
+            .tools
+            .lock()
+            .on_call(response_id, call_id, name, arguments);
         if let Some(json) = json {
             self.shared.stats.tool_calls.fetch_add(1, Ordering::Relaxed);
             if !self.shared.tool_calls.push(json) {
-                self.shared
-                    .error("tool_queue_full", "a tool call was dropped: the host is not polling tool calls", false);
+                self.shared.error(
+                    "tool_queue_full",
+                    "a tool call was dropped: the host is not polling tool calls",
+                    false,
+                );
             }
         }
     }

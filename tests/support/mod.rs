@@ -30,7 +30,10 @@ impl Rv {
         if rc != RV_OK {
             return Err((rc, last_error()));
         }
-        Ok(Rv { handle: h, events: Vec::new() })
+        Ok(Rv {
+            handle: h,
+            events: Vec::new(),
+        })
     }
 
     pub fn for_server(url: &str, extra: &str) -> Rv {
@@ -72,7 +75,14 @@ impl Rv {
         let mut buf = vec![0u8; 1 << 16];
         loop {
             let mut len = 0i32;
-            let rc = unsafe { rv_poll_event(self.handle, buf.as_mut_ptr().cast(), buf.len() as i32, &mut len) };
+            let rc = unsafe {
+                rv_poll_event(
+                    self.handle,
+                    buf.as_mut_ptr().cast(),
+                    buf.len() as i32,
+                    &mut len,
+                )
+            };
             if rc == RV_ERR_BUFFER_TOO_SMALL {
                 buf.resize(len as usize + 1, 0);
                 continue;
@@ -92,7 +102,14 @@ impl Rv {
         let mut buf = vec![0u8; 1 << 16];
         loop {
             let mut len = 0i32;
-            let rc = unsafe { rv_poll_tool_call(self.handle, buf.as_mut_ptr().cast(), buf.len() as i32, &mut len) };
+            let rc = unsafe {
+                rv_poll_tool_call(
+                    self.handle,
+                    buf.as_mut_ptr().cast(),
+                    buf.len() as i32,
+                    &mut len,
+                )
+            };
             if rc != RV_OK {
                 break;
             }
@@ -133,15 +150,35 @@ impl Rv {
     }
 
     pub fn push(&self, samples: &[f32], channels: i32, rate: i32) -> i32 {
-        unsafe { rv_push_mic(self.handle, samples.as_ptr(), samples.len() as i32 / channels, channels, rate) }
+        unsafe {
+            rv_push_mic(
+                self.handle,
+                samples.as_ptr(),
+                samples.len() as i32 / channels,
+                channels,
+                rate,
+            )
+        }
     }
 
     pub fn pull(&self, out: &mut [f32], channels: i32, rate: i32) -> i32 {
-        unsafe { rv_pull_playback(self.handle, out.as_mut_ptr(), out.len() as i32 / channels, channels, rate) }
+        unsafe {
+            rv_pull_playback(
+                self.handle,
+                out.as_mut_ptr(),
+                out.len() as i32 / channels,
+                channels,
+                rate,
+            )
+        }
     }
 
     pub fn events_of(&self, ty: &str) -> Vec<Value> {
-        self.events.iter().filter(|v| v["type"] == ty).cloned().collect()
+        self.events
+            .iter()
+            .filter(|v| v["type"] == ty)
+            .cloned()
+            .collect()
     }
 }
 
@@ -240,7 +277,12 @@ impl Devices {
                 recorded
             }));
         }
-        Devices { stop, model_frames, pulled_frames, threads }
+        Devices {
+            stop,
+            model_frames,
+            pulled_frames,
+            threads,
+        }
     }
 
     /// Stops both threads; returns what the audio thread recorded.

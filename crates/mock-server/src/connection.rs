@@ -20,7 +20,7 @@ use tungstenite::{Error as WsError, Message, WebSocket};
 use crate::config::Fault;
 use crate::handshake::{admit, error_response, header_list, Admission};
 use crate::recorder::Shared;
-use crate::session::{Outgoing, Session};
+use crate::session::{Outgoing, Session, Shape};
 
 /// How long a read waits before the loop checks timers, faults and shutdown.
 const POLL: Duration = Duration::from_millis(5);
@@ -107,6 +107,8 @@ pub fn serve(tcp: TcpStream, shared: Arc<Shared>, tls: Option<Arc<TlsAcceptor>>,
         None => Stream::Plain(tcp),
     };
     let admission = RefCell::new(None);
+    // The error type is tungstenite's `ErrorResponse`, fixed by its `Callback` trait.
+    #[allow(clippy::result_large_err)]
     let callback = |req: &tungstenite::handshake::server::Request, resp| {
         shared.log.lock().headers.push(header_list(req));
         let decision = admit(req, &shared);
@@ -147,7 +149,12 @@ pub fn serve(tcp: TcpStream, shared: Arc<Shared>, tls: Option<Arc<TlsAcceptor>>,
         let _ = fault_tx.send(fault);
     }
     let mut conn = Connection {
-        session: Session::new(shared.clone(), &model, index as u64),
+        session: Session::new(
+            shared.clone(),
+            &model,
+            index as u64,
+            if beta { Shape::Beta } else { Shape::Ga },
+        ),
         ws,
         shared: shared.clone(),
         faults: fault_rx,
@@ -346,9 +353,9 @@ impl Connection {
                 return self.write(Message::text(text));
             }
             Fault::Stall(duration) => {
-                let until = Instant::now() + duration;
-                while Instant::now() < until && !self.shared.stopping() {
-                    thread::sleep(POLL.min(until.saturating_duration_since(Instant::now())));
+                let began = Instant::now();
+                while began.elapsed() < duration && !self.shared.stopping() {
+                    thread::sleep(POLL.min(duration.saturating_sub(began.elapsed())));
                 }
                 // Response steps that fell due meanwhile go out in one burst afterwards,
                 // as a real server's backlog would.

@@ -21,9 +21,9 @@ mod connection;
 mod handshake;
 mod ids;
 mod recorder;
-pub mod response;
+mod response;
 pub mod schema;
-pub mod session;
+mod session;
 mod tls;
 
 use std::io;
@@ -110,6 +110,17 @@ impl MockServer {
         of_type(&self.shared.log.lock().sent, kind)
     }
 
+    /// Write every event sent so far to `path`, one JSON object per line (for
+    /// `tests/validate_sdk.py` or `tools/validate_events.py`).
+    pub fn write_sent_jsonl(&self, path: &std::path::Path) -> io::Result<()> {
+        use std::io::Write as _;
+        let mut out = io::BufWriter::new(std::fs::File::create(path)?);
+        for event in self.shared.log.lock().sent.iter() {
+            writeln!(out, "{event}")?;
+        }
+        out.flush()
+    }
+
     /// All decoded `input_audio_buffer.append` audio (at the declared input rate), up to 100 M samples.
     pub fn received_audio(&self) -> Vec<i16> {
         self.shared.log.lock().audio.clone()
@@ -178,13 +189,28 @@ impl MockServer {
         self.wait_on(timeout, |s| pred(&s.log.lock().sent))
     }
 
+    /// Wait until at least `count` upgrades have been accepted; returns whether they were.
+    pub fn wait_for_connections(&self, count: usize, timeout: Duration) -> bool {
+        self.wait_on(timeout, |s| s.connections.load(Ordering::SeqCst) >= count)
+    }
+
+    /// Forget the events and audio recorded so far (handshake headers and counters stay).
+    pub fn clear_recorded(&self) {
+        let mut log = self.shared.log.lock();
+        log.received.clear();
+        log.received_bytes = 0;
+        log.sent.clear();
+        log.sent_audio_bytes = 0;
+        log.audio.clear();
+    }
+
     fn wait_on(&self, timeout: Duration, check: impl Fn(&Shared) -> bool) -> bool {
-        let deadline = Instant::now() + timeout;
+        let began = Instant::now();
         loop {
             if check(&self.shared) {
                 return true;
             }
-            if Instant::now() >= deadline {
+            if began.elapsed() >= timeout {
                 return false;
             }
             thread::sleep(Duration::from_millis(5));

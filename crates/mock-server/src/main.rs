@@ -1,9 +1,12 @@
-//! `rv-mock-server [--port N] [--tls] [--key KEY] [--no-stdin]`: serve the mock Realtime API
-//! on 127.0.0.1, print `listening <url>` once, and run until stdin closes (or forever with
-//! `--no-stdin`, until killed).
+//! `rv-mock-server [--port N] [--tls] [--key KEY] [--no-stdin] [--pacing F] [--ping-secs N]
+//! [--max-session-secs N] [--first-output-ms N] [--any-rate]
+//! [--identity-fields]`: serve the mock Realtime API on
+//! 127.0.0.1, print `listening <url>` once, and run until stdin closes (or, with `--no-stdin`,
+//! until killed).
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use rv_mock_server::{MockConfig, MockServer};
 
@@ -23,6 +26,25 @@ fn main() -> ExitCode {
                 None => return usage("--key needs a value"),
             },
             "--no-stdin" => wait_for_stdin = false,
+            "--pacing" => match args.next().and_then(|p| p.parse().ok()) {
+                Some(factor) => config.audio_pacing = factor,
+                None => return usage("--pacing needs a number (e.g. 1 for real time)"),
+            },
+            "--ping-secs" => match args.next().and_then(|p| p.parse::<u64>().ok()) {
+                Some(0) => config.ping_interval = None,
+                Some(secs) => config.ping_interval = Some(Duration::from_secs(secs)),
+                None => return usage("--ping-secs needs a number"),
+            },
+            "--max-session-secs" => match args.next().and_then(|p| p.parse().ok()) {
+                Some(secs) => config.max_session_duration = Some(Duration::from_secs(secs)),
+                None => return usage("--max-session-secs needs a number"),
+            },
+            "--first-output-ms" => match args.next().and_then(|p| p.parse().ok()) {
+                Some(ms) => config.first_output_delay = Duration::from_millis(ms),
+                None => return usage("--first-output-ms needs a number"),
+            },
+            "--any-rate" => config.accept_any_pcm_rate = true,
+            "--identity-fields" => config.session_identity_fields = true,
             "--help" | "-h" => return usage(""),
             other => return usage(&format!("unknown argument {other}")),
         }
@@ -58,7 +80,10 @@ fn usage(problem: &str) -> ExitCode {
     if !problem.is_empty() {
         eprintln!("rv-mock-server: {problem}");
     }
-    eprintln!("usage: rv-mock-server [--port N] [--tls] [--key KEY] [--no-stdin]");
+    eprintln!(
+        "usage: rv-mock-server [--port N] [--tls] [--key KEY] [--no-stdin] [--pacing F] \
+         [--ping-secs N] [--max-session-secs N] [--first-output-ms N] [--any-rate] [--identity-fields]"
+    );
     if problem.is_empty() {
         ExitCode::SUCCESS
     } else {

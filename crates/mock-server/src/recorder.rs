@@ -11,7 +11,7 @@ use crate::config::{Fault, MockConfig, ResponseSpec};
 
 /// Audio kept for `received_audio()`: 100 M samples (200 MiB of PCM16).
 pub const MAX_RECORDED_SAMPLES: usize = 100 * 1024 * 1024;
-/// Text of received events kept in full; beyond it, appended audio is elided.
+/// Text of received (and of sent) events kept in full; beyond it, audio payloads are elided.
 pub const MAX_RECORDED_EVENT_BYTES: usize = 64 * 1024 * 1024;
 
 /// State shared between the server handle and its threads.
@@ -49,6 +49,8 @@ pub struct Log {
     pub received_bytes: usize,
     /// Server events in send order.
     pub sent: Vec<Value>,
+    /// Bytes of audio deltas recorded in `sent`.
+    pub sent_audio_bytes: usize,
     /// Decoded appended audio, all connections.
     pub audio: Vec<i16>,
     /// Handshake headers per attempt, names lower-cased.
@@ -110,9 +112,24 @@ impl Shared {
         log.audio.extend_from_slice(&samples[..take]);
     }
 
-    /// Record one server event.
+    /// Record one server event; past the cap, audio deltas are kept without their audio.
     pub fn record_sent(&self, event: &Value) {
-        self.log.lock().sent.push(event.clone());
+        let mut log = self.log.lock();
+        let audio = match event.get("type").and_then(Value::as_str) {
+            Some("response.output_audio.delta") => event
+                .get("delta")
+                .and_then(Value::as_str)
+                .map_or(0, str::len),
+            _ => 0,
+        };
+        log.sent_audio_bytes += audio;
+        if audio > 0 && log.sent_audio_bytes > MAX_RECORDED_EVENT_BYTES {
+            let mut elided = event.clone();
+            elided["delta"] = Value::String(format!("<elided {audio} base64 bytes>"));
+            log.sent.push(elided);
+        } else {
+            log.sent.push(event.clone());
+        }
     }
 
     /// The next scripted response, or the default one.

@@ -95,7 +95,8 @@ pub fn plan(spec: &ResponseSpec, modality: Modality, config: &MockConfig) -> Vec
         let words: Vec<&str> = transcript.split_inclusive(' ').collect();
         let slots = chunks.len().max(1);
         let interval = if config.audio_pacing.is_finite() && config.audio_pacing > 0.0 {
-            config.audio_chunk.div_f64(f64::from(config.audio_pacing))
+            let secs = config.audio_chunk.as_secs_f64() / f64::from(config.audio_pacing);
+            Duration::try_from_secs_f64(secs.min(3600.0)).unwrap_or(Duration::ZERO)
         } else {
             Duration::ZERO
         };
@@ -108,7 +109,8 @@ pub fn plan(spec: &ResponseSpec, modality: Modality, config: &MockConfig) -> Vec
                 let bytes: Vec<u8> = c.iter().flat_map(|s| s.to_le_bytes()).collect();
                 (BASE64_STANDARD.encode(bytes), c.len())
             });
-            end = start + interval * slot as u32;
+            end = start
+                .saturating_add(interval.saturating_mul(u32::try_from(slot).unwrap_or(u32::MAX)));
             push(end, Step::Chunk { audio, text });
         }
         push(end, Step::CloseMessage);

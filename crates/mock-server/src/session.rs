@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use base64::prelude::{Engine, BASE64_STANDARD};
 use serde_json::{json, Map, Value};
@@ -91,6 +91,7 @@ impl Input {
 /// One connection's session state.
 pub struct Session {
     shared: Arc<Shared>,
+    shape: Shape,
     ids: IdGen,
     session: Value,
     conversation_id: String,
@@ -130,10 +131,88 @@ fn default_session(model: &str) -> Value {
     })
 }
 
-/// Merge `patch` into `target`: objects recursively, everything else replaced.
+/// Which protocol shape the connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// The GA shape (the default; the only one the real GA endpoint accepts).
+    Ga,
+    /// The older preview shape (`OpenAI-Beta: realtime=v1`), served only with `allow_beta`.
+    Beta,
+}
+
+/// Session settings whose place differs between the shapes.
+#[derive(Debug, Clone, Copy)]
+enum Setting {
+    TurnDetection,
+    Transcription,
+    Voice,
+    Modalities,
+    InputFormat,
+    OutputFormat,
+}
+
+impl Shape {
+    fn pointer(self, setting: Setting) -> &'static str {
+        match (self, setting) {
+            (Shape::Ga, Setting::TurnDetection) => "/audio/input/turn_detection",
+            (Shape::Ga, Setting::Transcription) => "/audio/input/transcription",
+            (Shape::Ga, Setting::Voice) => "/audio/output/voice",
+            (Shape::Ga, Setting::Modalities) => "/output_modalities",
+            (Shape::Ga, Setting::InputFormat) => "/audio/input/format",
+            (Shape::Ga, Setting::OutputFormat) => "/audio/output/format",
+            (Shape::Beta, Setting::TurnDetection) => "/turn_detection",
+            (Shape::Beta, Setting::Transcription) => "/input_audio_transcription",
+            (Shape::Beta, Setting::Voice) => "/voice",
+            (Shape::Beta, Setting::Modalities) => "/modalities",
+            (Shape::Beta, Setting::InputFormat) => "/input_audio_format",
+            (Shape::Beta, Setting::OutputFormat) => "/output_audio_format",
+        }
+    }
+
+    fn get(self, session: &Value, setting: Setting) -> Option<&Value> {
+        session.pointer(self.pointer(setting))
+    }
+
+    /// The event name this shape uses for a GA event name (`None`: the shape has no such event).
+    fn event_name(self, ga: &str) -> Option<&str> {
+        if self == Shape::Ga {
+            return Some(ga);
+        }
+        Some(match ga {
+            "response.output_audio.delta" => "response.audio.delta",
+            "response.output_audio.done" => "response.audio.done",
+            "response.output_audio_transcript.delta" => "response.audio_transcript.delta",
+            "response.output_audio_transcript.done" => "response.audio_transcript.done",
+            "response.output_text.delta" => "response.text.delta",
+            "response.output_text.done" => "response.text.done",
+            "conversation.item.added" => "conversation.item.created",
+            "conversation.item.done" => return None,
+            other => other,
+        })
+    }
+}
+
+fn default_beta_session(model: &str, id: &str) -> Value {
+    json!({
+        "id": id, "object": "realtime.session", "model": model,
+        "modalities": ["text", "audio"],
+        "instructions": "Your knowledge cutoff is 2023-10. You are a helpful, witty, and friendly AI. Talk quickly.",
+        "voice": "alloy", "input_audio_format": "pcm16", "output_audio_format": "pcm16",
+        "input_audio_transcription": null,
+        "turn_detection": {"type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300,
+                           "silence_duration_ms": 500, "create_response": true, "interrupt_response": true},
+        "tools": [], "tool_choice": "auto", "temperature": 0.8, "max_response_output_tokens": "inf"
+    })
+}
+
+/// Merge `patch` into `target`: objects recursively, everything else replaced. An object
+/// whose `type` changes (e.g. `server_vad` -> `semantic_vad`) is replaced whole, so no
+/// field of the old kind survives into the new one.
 fn merge(target: &mut Value, patch: &Value) {
+    let kind_changes =
+        matches!((target.get("type"), patch.get("type")), (Some(a), Some(b)) if a != b);
     match (target, patch) {
-        (Value::Object(t), Value::Object(p)) => {
+        (Value::Object(t), Value::Object(p)) if !kind_changes => {
             for (k, v) in p {
                 match t.get_mut(k) {
                     Some(existing) if existing.is_object() && v.is_object() => merge(existing, v),
@@ -147,11 +226,12 @@ fn merge(target: &mut Value, patch: &Value) {
     }
 }
 
-fn input_format(session: &Value, any_rate: bool) -> InputFormat {
-    let format = session.pointer("/audio/input/format");
-    match format.and_then(|f| f.get("type")).and_then(Value::as_str) {
-        Some("audio/pcmu") => InputFormat::Mulaw,
-        Some("audio/pcma") => InputFormat::Alaw,
+fn input_format(shape: Shape, session: &Value, any_rate: bool) -> InputFormat {
+    let format = shape.get(session, Setting::InputFormat);
+    let kind = format.and_then(|f| f.as_str().or_else(|| f.get("type").and_then(Value::as_str)));
+    match kind {
+        Some("audio/pcmu") | Some("g711_ulaw") => InputFormat::Mulaw,
+        Some("audio/pcma") | Some("g711_alaw") => InputFormat::Alaw,
         _ => {
             let rate = format
                 .and_then(|f| f.get("rate"))
@@ -167,8 +247,12 @@ fn input_format(session: &Value, any_rate: bool) -> InputFormat {
     }
 }
 
-fn turn_detection(session: &Value, forced_dbfs: Option<f32>) -> Option<TurnDetection> {
-    let td = session.pointer("/audio/input/turn_detection")?;
+fn turn_detection(
+    shape: Shape,
+    session: &Value,
+    forced_dbfs: Option<f32>,
+) -> Option<TurnDetection> {
+    let td = shape.get(session, Setting::TurnDetection)?;
     let kind = td.get("type")?.as_str()?;
     let flag = |key: &str| td.get(key).and_then(Value::as_bool).unwrap_or(true);
     let threshold = td
@@ -210,10 +294,13 @@ fn unix_now() -> u64 {
 
 impl Session {
     /// A new session for `model`; `salt` varies the ids between connections.
-    pub fn new(shared: Arc<Shared>, model: &str, salt: u64) -> Session {
+    pub fn new(shared: Arc<Shared>, model: &str, salt: u64, shape: Shape) -> Session {
         let mut ids = IdGen::new(salt);
-        let session = default_session(model);
-        let format = input_format(&session, false);
+        let session = match shape {
+            Shape::Ga => default_session(model),
+            Shape::Beta => default_beta_session(model, &ids.make("sess")),
+        };
+        let format = input_format(shape, &session, false);
         let conversation_id = ids.make("conv");
         let mut s = Session {
             ids,
@@ -236,9 +323,10 @@ impl Session {
             out: Vec::new(),
             session,
             shared,
+            shape,
         };
         s.configure_input(true);
-        if s.shared.config.session_identity_fields {
+        if s.shared.config.session_identity_fields && shape == Shape::Ga {
             let id = s.ids.make("sess");
             if let Value::Object(m) = &mut s.session {
                 m.insert("object".into(), json!("realtime.session"));
@@ -249,17 +337,15 @@ impl Session {
         s
     }
 
-    /// The current session object.
-    pub fn session(&self) -> &Value {
-        &self.session
-    }
-
     /// Events produced so far, drained.
     pub fn take_output(&mut self) -> Vec<Outgoing> {
         std::mem::take(&mut self.out)
     }
 
     fn emit(&mut self, kind: &str, mut fields: Value) {
+        let Some(kind) = self.shape.event_name(kind) else {
+            return;
+        };
         let event_id = self.ids.make("event");
         if let Value::Object(m) = &mut fields {
             let mut ordered = Map::new();
@@ -327,7 +413,8 @@ impl Session {
             .and_then(Value::as_str)
             .map(str::to_string);
         let cid = client_id.as_deref();
-        if let Some(schema) = EventSchema::client() {
+        // The beta shape is served leniently; the GA shape is checked like the real API does.
+        if let Some(schema) = EventSchema::client().filter(|_| self.shape == Shape::Ga) {
             let checked = self.relax_rate(event);
             if let Err(v) = schema.validate(checked.as_ref().unwrap_or(event)) {
                 self.error(v.code, &v.message, Some(&v.param), cid);
@@ -391,7 +478,17 @@ impl Session {
         let Some(patch) = event.get("session") else {
             return;
         };
-        if patch.get("type").and_then(Value::as_str) != Some("realtime") {
+        if !patch.is_object() {
+            self.error(
+                "invalid_type",
+                "Invalid type for 'session': expected an object.",
+                Some("session"),
+                cid,
+            );
+            return;
+        }
+        if self.shape == Shape::Ga && patch.get("type").and_then(Value::as_str) != Some("realtime")
+        {
             self.error(
                 "invalid_value",
                 "Cannot change the session type of an existing session.",
@@ -401,8 +498,8 @@ impl Session {
             return;
         }
         if self.voice_locked {
-            let old = self.session.pointer("/audio/output/voice");
-            if let Some(new) = patch.pointer("/audio/output/voice") {
+            let old = self.shape.get(&self.session, Setting::Voice);
+            if let Some(new) = self.shape.get(patch, Setting::Voice) {
                 if Some(new) != old {
                     self.error(
                         "cannot_update_voice",
@@ -417,10 +514,16 @@ impl Session {
         let old_format = self.input.format;
         let old_turn = self.input.turn.clone();
         merge(&mut self.session, patch);
-        let format_changed =
-            input_format(&self.session, self.shared.config.accept_any_pcm_rate) != old_format;
-        let turn_changed =
-            turn_detection(&self.session, self.shared.config.vad_threshold_dbfs) != old_turn;
+        let format_changed = input_format(
+            self.shape,
+            &self.session,
+            self.shared.config.accept_any_pcm_rate,
+        ) != old_format;
+        let turn_changed = turn_detection(
+            self.shape,
+            &self.session,
+            self.shared.config.vad_threshold_dbfs,
+        ) != old_turn;
         if format_changed || turn_changed {
             self.configure_input(format_changed);
         }
@@ -430,7 +533,11 @@ impl Session {
 
     /// Re-read format and turn detection; a new format starts a new sample clock.
     fn configure_input(&mut self, reset: bool) {
-        let format = input_format(&self.session, self.shared.config.accept_any_pcm_rate);
+        let format = input_format(
+            self.shape,
+            &self.session,
+            self.shared.config.accept_any_pcm_rate,
+        );
         if reset || format != self.input.format {
             let ms = self.input.ms(self.input.position);
             self.input.base_ms = ms;
@@ -439,7 +546,11 @@ impl Session {
             self.input.carry = None;
         }
         self.input.format = format;
-        self.input.turn = turn_detection(&self.session, self.shared.config.vad_threshold_dbfs);
+        self.input.turn = turn_detection(
+            self.shape,
+            &self.session,
+            self.shared.config.vad_threshold_dbfs,
+        );
         let onset_ms = self.shared.config.vad_speech_onset.as_millis().min(10_000) as u32;
         self.input.vad = self.input.turn.as_ref().map(|t| {
             Vad::new(
@@ -576,8 +687,8 @@ impl Session {
             json!({"previous_item_id": previous, "item": item}),
         );
         if self
-            .session
-            .pointer("/audio/input/transcription")
+            .shape
+            .get(&self.session, Setting::Transcription)
             .is_some_and(|t| !t.is_null())
         {
             let transcript = self
@@ -843,7 +954,7 @@ impl Session {
     fn start_response(&mut self, params: Option<&Value>, now: Instant) {
         let modalities = params
             .and_then(|p| p.get("output_modalities"))
-            .or_else(|| self.session.get("output_modalities"))
+            .or_else(|| self.shape.get(&self.session, Setting::Modalities))
             .cloned()
             .unwrap_or(json!(["audio"]));
         let modality = if modalities
@@ -856,12 +967,13 @@ impl Session {
         };
         let voice = params
             .and_then(|p| p.pointer("/audio/output/voice"))
-            .or_else(|| self.session.pointer("/audio/output/voice"))
+            .or_else(|| self.shape.get(&self.session, Setting::Voice))
             .cloned()
             .unwrap_or(json!("marin"));
         let output_format = self
-            .session
-            .pointer("/audio/output/format")
+            .shape
+            .get(&self.session, Setting::OutputFormat)
+            .filter(|f| f.is_object())
             .cloned()
             .unwrap_or(json!({"type": "audio/pcm", "rate": 24000}));
         let spec = self.shared.next_response();
@@ -923,11 +1035,6 @@ impl Session {
                "output_token_details": {"text_tokens": text_out, "audio_tokens": audio_out}})
     }
 
-    /// Whether a response is in progress.
-    pub fn response_active(&self) -> bool {
-        self.active.is_some()
-    }
-
     /// Emit every response step that is due at `now`.
     pub fn poll(&mut self, now: Instant) {
         loop {
@@ -937,7 +1044,7 @@ impl Session {
             let due = active
                 .steps
                 .front()
-                .is_some_and(|s| active.started + s.at <= now);
+                .is_some_and(|s| active.started.checked_add(s.at).is_some_and(|at| at <= now));
             if !due {
                 return;
             }
@@ -1059,7 +1166,7 @@ impl Session {
                 self.emit("response.output_audio_transcript.done", e);
                 (
                     json!({"type": "audio", "transcript": open.text}),
-                    json!({"type": "output_audio", "transcript": open.text}),
+                    json!({"type": self.content_type("output_audio"), "transcript": open.text}),
                 )
             }
             Modality::Text => {
@@ -1068,7 +1175,7 @@ impl Session {
                 self.emit("response.output_text.done", e);
                 (
                     json!({"type": "text", "text": open.text}),
-                    json!({"type": "output_text", "text": open.text}),
+                    json!({"type": self.content_type("output_text"), "text": open.text}),
                 )
             }
         };
@@ -1078,6 +1185,15 @@ impl Session {
         let item = json!({"id": open.item_id, "object": "realtime.item", "type": "message",
                           "status": status, "role": "assistant", "content": [content]});
         self.item_done(response_id, open.output_index, item);
+    }
+
+    /// Assistant content types: GA `output_audio`/`output_text`, beta `audio`/`text`.
+    fn content_type(&self, ga: &'static str) -> &'static str {
+        match (self.shape, ga) {
+            (Shape::Beta, "output_audio") => "audio",
+            (Shape::Beta, "output_text") => "text",
+            _ => ga,
+        }
     }
 
     fn item_done(&mut self, response_id: String, output_index: usize, item: Value) {
@@ -1179,12 +1295,5 @@ impl Session {
         let response_id = active.id.clone();
         self.close_message(response_id, "incomplete");
         self.finish("cancelled", json!({"type": "cancelled", "reason": reason}));
-    }
-
-    /// Time until the next response step is due (for the connection's wait).
-    pub fn next_due(&self, now: Instant) -> Option<Duration> {
-        let a = self.active.as_ref()?;
-        let s = a.steps.front()?;
-        Some((a.started + s.at).saturating_duration_since(now))
     }
 }

@@ -17,7 +17,8 @@ fn drop_garbage_and_arbitrary_events_reach_the_client() {
     c.until("session.created", T);
     server.inject(Fault::Garbage("}{ not json".into()));
     assert_eq!(c.recv(T), Some(json!("}{ not json")));
-    let custom = json!({"type": "rate_limits.updated", "event_id": "event_custom", "rate_limits": []});
+    let custom =
+        json!({"type": "rate_limits.updated", "event_id": "event_custom", "rate_limits": []});
     server.inject(Fault::SendEvent(custom.clone()));
     assert_eq!(c.recv(T), Some(custom.clone()));
     assert!(server.sent().contains(&custom));
@@ -31,15 +32,18 @@ fn drop_garbage_and_arbitrary_events_reach_the_client() {
                 }
             }
             Err(e) => break Some(e),
-            Ok(tungstenite::Message::Close(_)) => panic!("a dropped connection sends no close frame"),
+            Ok(tungstenite::Message::Close(_)) => {
+                panic!("a dropped connection sends no close frame")
+            }
             Ok(_) => {}
         }
     };
     assert!(
         matches!(
             outcome,
-            Some(tungstenite::Error::Protocol(tungstenite::error::ProtocolError::ResetWithoutClosingHandshake))
-                | Some(tungstenite::Error::Io(_))
+            Some(tungstenite::Error::Protocol(
+                tungstenite::error::ProtocolError::ResetWithoutClosingHandshake
+            )) | Some(tungstenite::Error::Io(_))
         ),
         "{outcome:?}"
     );
@@ -48,6 +52,12 @@ fn drop_garbage_and_arbitrary_events_reach_the_client() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(server.live_connections(), 0);
+    server.clear_recorded();
+    assert!(server.sent().is_empty());
+    let mut again = connect(&server.url());
+    assert!(server.wait_for_connections(2, T));
+    again.until("session.created", T);
+    assert_eq!(server.sent_of_type("session.created").len(), 1);
 }
 
 #[test]
@@ -60,7 +70,9 @@ fn oversized_frame_breaks_a_client_with_the_default_16_mib_frame_cap() {
     let mut error = None;
     while Instant::now() < deadline {
         match c.ws.read() {
-            Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                continue
+            }
             Err(e) => {
                 error = Some(e);
                 break;
@@ -68,13 +80,19 @@ fn oversized_frame_breaks_a_client_with_the_default_16_mib_frame_cap() {
             Ok(m) => panic!("unexpected message of {} bytes", m.len()),
         }
     }
-    assert!(matches!(error, Some(tungstenite::Error::Capacity(_))), "{error:?}");
+    assert!(
+        matches!(error, Some(tungstenite::Error::Capacity(_))),
+        "{error:?}"
+    );
 }
 
 #[test]
 fn close_with_a_code_and_pending_faults_hit_the_next_connection() {
     let server = MockServer::start(MockConfig::default()).unwrap();
-    server.inject(Fault::Close { code: 1011, reason: "internal hiccup".into() });
+    server.inject(Fault::Close {
+        code: 1011,
+        reason: "internal hiccup".into(),
+    });
     let mut c = connect(&server.url());
     c.until("session.created", T);
     c.drain(Duration::from_millis(300));
@@ -91,7 +109,11 @@ fn a_stall_holds_back_answers_for_its_duration() {
     let sent_at = Instant::now();
     c.send(json!({"type": "input_audio_buffer.clear"}));
     c.until("input_audio_buffer.cleared", T);
-    assert!(sent_at.elapsed() >= Duration::from_millis(300), "answered after {:?}", sent_at.elapsed());
+    assert!(
+        sent_at.elapsed() >= Duration::from_millis(300),
+        "answered after {:?}",
+        sent_at.elapsed()
+    );
 }
 
 #[test]
@@ -120,7 +142,11 @@ fn shutdown_is_prompt_with_clients_connected() {
     let _idle = std::net::TcpStream::connect(server.addr()).unwrap();
     let began = Instant::now();
     server.shutdown();
-    assert!(began.elapsed() < Duration::from_secs(3), "shutdown took {:?}", began.elapsed());
+    assert!(
+        began.elapsed() < Duration::from_secs(3),
+        "shutdown took {:?}",
+        began.elapsed()
+    );
     a.drain(Duration::from_millis(200));
     assert_eq!(a.closed.as_ref().map(|c| c.0), Some(1001));
 }

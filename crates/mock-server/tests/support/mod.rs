@@ -35,14 +35,19 @@ pub fn connect_with(
     headers: &[(&str, &str)],
     tls: Option<native_tls::TlsConnector>,
 ) -> Result<Client, ConnectError> {
-    let mut request = url.into_client_request().map_err(|e| ConnectError::Other(e.to_string()))?;
+    let mut request = url
+        .into_client_request()
+        .map_err(|e| ConnectError::Other(e.to_string()))?;
     for (name, value) in headers {
         let name = tungstenite::http::HeaderName::from_bytes(name.as_bytes()).expect("header name");
-        request.headers_mut().insert(name, value.parse().expect("header value"));
+        request
+            .headers_mut()
+            .insert(name, value.parse().expect("header value"));
     }
     let host = request.uri().host().unwrap_or("127.0.0.1").to_string();
     let port = request.uri().port_u16().unwrap_or(80);
-    let tcp = TcpStream::connect((host.as_str(), port)).map_err(|e| ConnectError::Other(e.to_string()))?;
+    let tcp = TcpStream::connect((host.as_str(), port))
+        .map_err(|e| ConnectError::Other(e.to_string()))?;
     let connector = match tls {
         Some(c) => Connector::NativeTls(c),
         None => Connector::Plain,
@@ -54,11 +59,20 @@ pub fn connect_with(
                 MaybeTlsStream::NativeTls(s) => s.get_ref(),
                 _ => unreachable!("no other TLS backend is enabled"),
             };
-            tcp.set_read_timeout(Some(Duration::from_millis(20))).expect("timeout");
-            Ok(Client { ws, events: Vec::new(), closed: None })
+            tcp.set_read_timeout(Some(Duration::from_millis(20)))
+                .expect("timeout");
+            Ok(Client {
+                ws,
+                events: Vec::new(),
+                closed: None,
+            })
         }
         Err(HandshakeError::Failure(tungstenite::Error::Http(response))) => {
-            let body = response.body().as_ref().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+            let body = response
+                .body()
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default();
             Err(ConnectError::Http(response.status().as_u16(), body))
         }
         Err(e) => Err(ConnectError::Other(e.to_string())),
@@ -71,7 +85,9 @@ pub fn connect(url: &str) -> Client {
 
 impl Client {
     pub fn send(&mut self, event: Value) {
-        self.ws.send(Message::text(event.to_string())).expect("send");
+        self.ws
+            .send(Message::text(event.to_string()))
+            .expect("send");
     }
 
     pub fn send_text(&mut self, text: &str) {
@@ -84,16 +100,24 @@ impl Client {
         while Instant::now() < deadline {
             match self.ws.read() {
                 Ok(Message::Text(t)) => {
-                    let v: Value = serde_json::from_str(t.as_str()).unwrap_or(Value::String(t.to_string()));
+                    let v: Value =
+                        serde_json::from_str(t.as_str()).unwrap_or(Value::String(t.to_string()));
                     self.events.push(v.clone());
                     return Some(v);
                 }
                 Ok(Message::Close(frame)) => {
-                    self.closed = Some(frame.map(|f| (u16::from(f.code), f.reason.to_string())).unwrap_or((1005, String::new())));
+                    self.closed = Some(
+                        frame
+                            .map(|f| (u16::from(f.code), f.reason.to_string()))
+                            .unwrap_or((1005, String::new())),
+                    );
                 }
                 Ok(_) => {}
                 Err(tungstenite::Error::Io(e))
-                    if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
                 Err(_) => return None,
             }
         }
@@ -116,7 +140,10 @@ impl Client {
             }
         }
         let types: Vec<&Value> = seen.iter().map(|e| &e["type"]).collect();
-        panic!("no {kind} within {timeout:?}; got {types:?}, closed {:?}", self.closed);
+        panic!(
+            "no {kind} within {timeout:?}; got {types:?}, closed {:?}",
+            self.closed
+        );
     }
 
     /// Read whatever arrives within `window`.
@@ -138,7 +165,9 @@ impl Client {
         let created = self.until("session.created", Duration::from_secs(5));
         assert_eq!(created.len(), 1, "session.created must come first");
         self.send(json!({"type": "session.update", "session": session}));
-        self.until("session.updated", Duration::from_secs(5)).pop().expect("session.updated")
+        self.until("session.updated", Duration::from_secs(5))
+            .pop()
+            .expect("session.updated")
     }
 
     /// Append PCM16 in `chunk_ms` pieces at `rate`.
@@ -183,10 +212,17 @@ pub fn audio_samples(events: &[Value]) -> usize {
     events
         .iter()
         .filter(|e| e["type"] == "response.output_audio.delta")
-        .map(|e| BASE64_STANDARD.decode(e["delta"].as_str().unwrap_or_default()).map_or(0, |b| b.len() / 2))
+        .map(|e| {
+            BASE64_STANDARD
+                .decode(e["delta"].as_str().unwrap_or_default())
+                .map_or(0, |b| b.len() / 2)
+        })
         .sum()
 }
 
 pub fn types(events: &[Value]) -> Vec<String> {
-    events.iter().map(|e| e["type"].as_str().unwrap_or("?").to_string()).collect()
+    events
+        .iter()
+        .map(|e| e["type"].as_str().unwrap_or("?").to_string())
+        .collect()
 }

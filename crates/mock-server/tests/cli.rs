@@ -1,0 +1,55 @@
+//! The `rv-mock-server` binary used by the C# tests: one `listening` line, serves, exits
+//! when stdin closes.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::*;
+
+#[test]
+fn prints_one_line_serves_and_exits_when_stdin_closes() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rv-mock-server"))
+        .args(["--key", "sk-cli", "--ping-secs", "0"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn the binary");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let url = line
+        .trim_end()
+        .strip_prefix("listening ")
+        .expect("listening line")
+        .to_string();
+    assert!(
+        url.starts_with("ws://127.0.0.1:") && url.ends_with("/v1/realtime"),
+        "{url}"
+    );
+    let mut c = connect_with(&url, &[("authorization", "Bearer sk-cli")], None).expect("connect");
+    c.until("session.created", Duration::from_secs(5));
+    assert!(matches!(
+        connect_with(&url, &[], None),
+        Err(ConnectError::Http(401, _))
+    ));
+
+    drop(child.stdin.take());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the server did not exit after stdin closed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success());
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "", "exactly one line on stdout");
+}
