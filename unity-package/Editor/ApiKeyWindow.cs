@@ -3,7 +3,7 @@
 using UnityEditor;
 using UnityEngine;
 
-namespace RealtimeVoice.Editor
+namespace RealtimeVoice.EditorTools
 {
     /// <summary>Window > Realtime Voice > API Key: stores the key for Play mode in the editor only.</summary>
     public sealed class ApiKeyWindow : EditorWindow
