@@ -31,10 +31,11 @@ namespace RealtimeVoice.Tests
     {
         internal static bool ScriptedTool { get { return Environment.GetEnvironmentVariable("RV_TEST_SCRIPTED_TOOL") == "1"; } }
 
-        internal static string Config(int outputRate)
+        internal static string Config(int outputRate, bool forwardServerEvents = false)
         {
             return new RealtimeConfig
             {
+                ForwardServerEvents = forwardServerEvents ? true : (bool?)null,
                 Url = TestRunner.ServerUrl,
                 Instructions = "You control a cube.",
                 Voice = "alloy",
@@ -68,9 +69,16 @@ namespace RealtimeVoice.Tests
             var errors = new List<string>();
             int rawEvents = 0;
             const int rate = 48000, outChannels = 2;
-            using (var s = new RealtimeSession(Config(rate)))
+            var sessionUpdates = new List<Dictionary<string, object>>();
+            using (var s = new RealtimeSession(Config(rate, forwardServerEvents: true)))
             {
                 s.RegisterTools(cube); // before Connect: goes into the first session.update
+                s.Event += ev =>
+                {
+                    if (ev.Kind != RealtimeEventKind.ServerEvent) return;
+                    var raw = Json.GetObject(ev.Data, "event");
+                    if (Json.GetString(raw, "type") == "session.updated") sessionUpdates.Add(Json.GetObject(raw, "session"));
+                };
                 s.EventReceived += json => rawEvents++;
                 s.Event += ev => kinds.Add(ev.Kind);
                 s.StateChanged += st => states.Add(st);
@@ -130,6 +138,14 @@ namespace RealtimeVoice.Tests
                                           RealtimeEventKind.AssistantTranscript, RealtimeEventKind.ResponseDone })
                     Assert.True(kinds.Contains(k), "typed event seen: " + k);
                 Assert.True(rawEvents >= kinds.Count, "raw JSON raised for every event");
+                // The server confirmed the tools in its first session.updated, in the GA flat shape.
+                Assert.True(sessionUpdates.Count >= 1, "session.updated forwarded");
+                object toolsObj;
+                Assert.True(sessionUpdates[0].TryGetValue("tools", out toolsObj) && toolsObj is List<object>, "tools in the first session.updated");
+                var tool = (Dictionary<string, object>)((List<object>)toolsObj)[0];
+                Assert.Equal("move_cube", Json.GetString(tool, "name"), "declared tool");
+                Assert.Equal("function", Json.GetString(tool, "type"), "flat function tool");
+                Assert.Equal("auto", Json.GetString(sessionUpdates[0], "tool_choice"), "tool_choice");
                 if (ScriptedTool)
                 {
                     Assert.Equal(1, toolCalls.Count, "one tool call dispatched");
