@@ -60,7 +60,7 @@ PURE_SRC=$(find "$PKG/Runtime" -name '*.cs' ! -name 'RealtimeVoice.cs' | sort)
   -out:"$OUT/RealtimeVoice.Samples.dll" $(find "$PKG/Samples~" -name '*.cs' | sort)
 # shellcheck disable=SC2086
 "${MCS[@]}" -target:exe -define:RV_MONO_TESTS -r:"$OUT/UnityEngine.dll" -r:"$OUT/UnityEditor.dll" \
-  -r:"$OUT/RealtimeVoice.Runtime.dll" -r:"$OUT/RealtimeVoice.Samples.dll" \
+  -r:"$OUT/RealtimeVoice.Runtime.dll" -r:"$OUT/RealtimeVoice.Samples.dll" -r:"$OUT/RealtimeVoice.Editor.dll" \
   -out:"$OUT/RealtimeVoice.Tests.exe" $(find "$HERE/Mono" -name '*.cs' | sort)
 
 # 3. Package checks (metas, GUIDs, builder output).

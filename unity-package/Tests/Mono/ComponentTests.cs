@@ -117,6 +117,23 @@ namespace RealtimeVoice.Tests
         }
 
         [Test]
+        public static void EditorGuardDestroysSessionsCreatedOutsideTheComponent()
+        {
+            // Runs the [InitializeOnLoad] static constructor, as the editor does after each reload.
+            System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(typeof(global::RealtimeVoice.EditorTools.DomainReloadGuard).TypeHandle);
+            var a = new RealtimeSession(NativeSessionTests.OfflineConfig);
+            ulong ha = a.Handle;
+            UnityEditor.EditorApplication.SimulatePlayModeChange(UnityEditor.PlayModeStateChange.ExitingPlayMode);
+            Assert.Equal(RvStatus.InvalidHandle, NativeMethods.rv_session_state(ha), "destroyed when Play mode ends");
+            var b = new RealtimeSession(NativeSessionTests.OfflineConfig);
+            ulong hb = b.Handle;
+            UnityEditor.AssemblyReloadEvents.SimulateBeforeReload();
+            Assert.Equal(RvStatus.InvalidHandle, NativeMethods.rv_session_state(hb), "destroyed before a domain reload");
+            a.Dispose();
+            b.Dispose();
+        }
+
+        [Test]
         public static void SubscriptionsAreReleasedOnDisable()
         {
             int audioBefore = AudioSettings.HandlerCount;

@@ -60,3 +60,24 @@ namespace UnityEditor
     }
 }
 #endif
+#if RV_MONO_TESTS
+namespace UnityEditor
+{
+    [System.AttributeUsage(System.AttributeTargets.Class)]
+    public sealed class InitializeOnLoadAttribute : System.Attribute { }
+
+    public enum PlayModeStateChange { EnteredEditMode, ExitingEditMode, EnteredPlayMode, ExitingPlayMode }
+
+    public static class EditorApplication
+    {
+        public static event System.Action<PlayModeStateChange> playModeStateChanged;
+
+        /// <summary>Test hook: what the editor does when Play mode changes.</summary>
+        public static void SimulatePlayModeChange(PlayModeStateChange state)
+        {
+            var h = playModeStateChanged;
+            if (h != null) h(state);
+        }
+    }
+}
+#endif
