@@ -143,6 +143,18 @@ namespace RealtimeVoice.Tests
             Assert.Equal(audioBefore + 1, AudioSettings.HandlerCount, "OnAudioConfigurationChanged subscribed");
             Assert.Equal(reloadBefore + 1, UnityEditor.AssemblyReloadEvents.BeforeHandlerCount, "beforeAssemblyReload subscribed");
             Assert.True(go.GetComponent<AudioSource>().isPlaying, "the playback source runs");
+            AudioSettings.SimulateConfigurationChange(44100);
+            try
+            {
+                Assert.Equal(44100.0, Json.GetNumber(Json.ParseObject(v.BuildConfig(null).ToJson()), "output_sample_rate"),
+                             "the cached output rate follows a device change");
+                Assert.Equal(44100, go.GetComponent<AudioSource>().clip.frequency, "the playback source restarted at the new rate");
+                Assert.True(go.GetComponent<AudioSource>().isPlaying, "and plays");
+            }
+            finally
+            {
+                AudioSettings.SimulateConfigurationChange(48000);
+            }
             v.enabled = false;
             Assert.Equal(audioBefore, AudioSettings.HandlerCount, "unsubscribed on disable");
             Assert.Equal(reloadBefore, UnityEditor.AssemblyReloadEvents.BeforeHandlerCount, "unsubscribed on disable");
