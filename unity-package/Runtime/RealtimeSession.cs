@@ -337,6 +337,10 @@ namespace RealtimeVoice
             {
                 RaiseError("tools_update_failed", e.Message, false);
             }
+            catch (ObjectDisposedException)
+            {
+                return 0;
+            }
             int handled = 0;
             string json;
             while (handled < maxItems && TryPoll(false, out json))
@@ -495,6 +499,10 @@ namespace RealtimeVoice
             catch (RealtimeException e)
             {
                 RaiseError("tool_result_failed", e.Message, false);
+            }
+            catch (ObjectDisposedException)
+            {
+                // A handler or subscriber disposed the session: nobody is left to answer.
             }
             if (ToolCalled != null)
             {

@@ -125,6 +125,19 @@ namespace RealtimeVoice.Tests
                 s.FlushTools(); // accepted by the native session
             }
         }
+
+        [Test]
+        public static void DisposingFromAHandlerDuringPollIsSafe()
+        {
+            var s = new RealtimeSession(NativeSessionTests.OfflineConfig);
+            s.RegisterTool("quit", "Ends the session.", null, args => { s.Dispose(); return "bye"; });
+            int answered = 0;
+            s.ToolCalled += c => answered++;
+            s.DispatchToolCall("{\"call_id\":\"c1\",\"name\":\"quit\",\"arguments\":{},\"arguments_raw\":\"{}\"}");
+            Assert.True(s.IsDisposed, "the handler disposed the session");
+            Assert.Equal(1, answered, "the call is still reported");
+            Assert.Equal(0, s.Poll(), "polling a disposed session is a no-op");
+        }
     }
 }
 #endif
