@@ -134,7 +134,7 @@ fn beta_protocol_speaks_the_preview_shape() {
         "beta audio deltas are played too"
     );
     assert!(
-        server.sent_of_type("response.audio.delta").len() > 0,
+        !server.sent_of_type("response.audio.delta").is_empty(),
         "the server used the beta names"
     );
     assert!(
