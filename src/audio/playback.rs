@@ -57,6 +57,8 @@ pub const MAX_HOLD_SECONDS: u32 = 3_600;
 
 /// Source samples fed to the resampler per step in `pump` (20 ms at 24 kHz).
 const PUMP_BLOCK: usize = 480;
+/// Source history kept to pre-roll a rebuilt resampler (longer than any sinc + chunk).
+const RECENT_SOURCE: usize = 2048;
 
 /// Playback settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,7 +176,7 @@ pub fn playback_pipeline(
     let resampler = StreamResampler::new(MODEL_AUDIO_RATE, cfg.output_rate)?;
     let first_segment = Segment {
         ring_start: 0,
-        src_start: 0,
+        src_start: 0.0,
         ratio: cfg.output_rate as f64 / MODEL_AUDIO_RATE as f64,
         delay: resampler.delay_output_frames(),
     };
@@ -201,6 +203,8 @@ pub fn playback_pipeline(
         b64_scratch: Vec::new(),
         pcm_scratch: Vec::new(),
         block: vec![0.0; PUMP_BLOCK],
+        recent: VecDeque::with_capacity(RECENT_SOURCE + PUMP_BLOCK),
+        discard_out: 0,
     };
     let consumer = PlaybackConsumer {
         ring: ring_cons,
@@ -222,7 +226,7 @@ pub fn playback_pipeline(
 #[derive(Debug, Clone, Copy)]
 struct Segment {
     ring_start: u64,
-    src_start: u64,
+    src_start: f64,
     ratio: f64,
     delay: f64,
 }
@@ -266,6 +270,10 @@ pub struct PlaybackProducer {
     b64_scratch: Vec<u8>,
     pcm_scratch: Vec<i16>,
     block: Vec<f32>,
+    /// The last source samples fed to the resampler, to pre-roll a rebuilt one.
+    recent: VecDeque<f32>,
+    /// Output frames of a rebuilt resampler still to discard (its pre-roll).
+    discard_out: usize,
 }
 
 impl PlaybackProducer {
@@ -356,9 +364,16 @@ impl PlaybackProducer {
                 *dst = src;
             }
             let pending = &mut self.pending_out;
-            self.resampler
-                .process(&self.block[..n], &mut |b| pending.extend_from_slice(b));
+            let discard = &mut self.discard_out;
+            self.resampler.process(&self.block[..n], &mut |b| {
+                let k = (*discard).min(b.len());
+                *discard -= k;
+                pending.extend_from_slice(&b[k..]);
+            });
             self.src_fed += n as u64;
+            self.recent.extend(self.block[..n].iter().copied());
+            let excess = self.recent.len().saturating_sub(RECENT_SOURCE);
+            self.recent.drain(..excess);
         }
         self.check_release();
         self.prune();
@@ -413,23 +428,48 @@ impl PlaybackProducer {
         if self.shared.read_pos.load(Ordering::Acquire) < self.last_switch_pos {
             return;
         }
-        let Ok(new_resampler) = StreamResampler::new(MODEL_AUDIO_RATE, rate) else {
+        let Ok(mut new_resampler) = StreamResampler::new(MODEL_AUDIO_RATE, rate) else {
             return;
         };
-        // The old resampler's tail (its staged input and filter memory) at the old rate.
-        let pending = &mut self.pending_out;
-        let tail = self
-            .resampler
-            .flush_tail(&mut |b| pending.extend_from_slice(b));
-        let _ = tail;
+        // Seamless hand-over: the old resampler's output ends at ring position `switch_pos`,
+        // which carries source time `src_at_switch`. The new resampler is pre-rolled with
+        // the source history before that instant, and its output up to that instant is
+        // discarded, so the new-rate audio continues exactly where the old one stopped
+        // (the old resampler's staged input is simply re-rendered by the new one).
         let switch_pos = self.ring_written + self.pending_len() as u64;
+        let src_at_switch = self.heard_src(switch_pos);
+        let oldest = self.src_fed - self.recent.len() as u64;
+        let preroll = new_resampler.flush_input_len() as f64;
+        let start = (src_at_switch - preroll).floor().max(oldest as f64) as u64;
+        let ratio = rate as f64 / MODEL_AUDIO_RATE as f64;
+        let skip = new_resampler.delay_output_frames() + (src_at_switch - start as f64) * ratio;
+        self.discard_out = skip.round().max(0.0) as usize;
+        // Source time actually at `switch_pos` after rounding the discard.
+        let src_start =
+            start as f64 + (self.discard_out as f64 - new_resampler.delay_output_frames()) / ratio;
+        let from = (start - oldest) as usize;
+        let pending = &mut self.pending_out;
+        let discard = &mut self.discard_out;
+        let (a, b) = self.recent.as_slices();
+        let (a_from, b_from) = if from < a.len() {
+            (from, 0)
+        } else {
+            (a.len(), (from - a.len()).min(b.len()))
+        };
+        for part in [&a[a_from..], &b[b_from..]] {
+            new_resampler.process(part, &mut |blk| {
+                let k = (*discard).min(blk.len());
+                *discard -= k;
+                pending.extend_from_slice(&blk[k..]);
+            });
+        }
         self.resampler = new_resampler;
         self.out_rate = rate;
         self.segments.push_back(Segment {
             ring_start: switch_pos,
-            src_start: self.src_fed,
-            ratio: rate as f64 / MODEL_AUDIO_RATE as f64,
-            delay: self.resampler.delay_output_frames(),
+            src_start,
+            ratio,
+            delay: 0.0,
         });
         self.last_switch_pos = switch_pos;
         self.rate_changes += 1;
@@ -446,9 +486,9 @@ impl PlaybackProducer {
                 break;
             }
             let frames = (ring_pos - seg.ring_start) as f64 - seg.delay;
-            let mut src = seg.src_start as f64 + frames.max(0.0) / seg.ratio;
+            let mut src = seg.src_start + frames.max(0.0) / seg.ratio;
             if let Some(next) = self.segments.get(i + 1) {
-                src = src.min(next.src_start as f64);
+                src = src.min(next.src_start);
             }
             heard = src;
         }
@@ -497,9 +537,11 @@ impl PlaybackProducer {
         self.src_fed = self.src_written;
         let end = self.ring_written;
         self.segments.clear();
+        self.recent.clear();
+        self.discard_out = 0;
         self.segments.push_back(Segment {
             ring_start: end,
-            src_start: self.src_fed,
+            src_start: self.src_fed as f64,
             ratio: self.out_rate as f64 / MODEL_AUDIO_RATE as f64,
             delay: self.resampler.delay_output_frames(),
         });
