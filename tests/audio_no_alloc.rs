@@ -55,7 +55,9 @@ fn count_heap_ops(f: impl FnOnce()) -> u64 {
 }
 
 fn tone(n: usize) -> Vec<i16> {
-    (0..n).map(|i| ((i as f64 * 0.13).sin() * 8000.0) as i16).collect()
+    (0..n)
+        .map(|i| ((i as f64 * 0.13).sin() * 8000.0) as i16)
+        .collect()
 }
 
 #[test]
@@ -123,8 +125,14 @@ fn pull_never_allocates() {
         pull(&mut c, 1024, 2, 44_100);
     }
     let stats = p.stats();
-    assert!(carried > 48_000, "the consumer really played audio ({carried} frames)");
+    assert!(
+        carried > 48_000,
+        "the consumer really played audio ({carried} frames)"
+    );
     assert!(stats.underruns >= 1, "the underrun path ran");
-    assert!(stats.rate_changes >= 2, "the rate-change paths ran (there and back)");
+    assert!(
+        stats.rate_changes >= 2,
+        "the rate-change paths ran (there and back)"
+    );
     assert_eq!(total_ops, 0, "pull touched the heap {total_ops} times");
 }

@@ -81,7 +81,10 @@ fn multitone_snr_f32_path_at_least_80_db() {
         let (ys, _) = resample_all(i, o, &xs);
         let (from_s, to_s) = window(ys.len(), o);
         let snr_sweep = snr_db(&ys, o, measured, from_s, to_s, &sweep);
-        assert!(snr_sweep >= 80.0, "{i}->{o}: sweep SNR {snr_sweep:.1} dB < 80");
+        assert!(
+            snr_sweep >= 80.0,
+            "{i}->{o}: sweep SNR {snr_sweep:.1} dB < 80"
+        );
 
         let yl = linear_resample(i, o, &x);
         let (from_l, to_l) = window(yl.len(), o);
@@ -94,7 +97,10 @@ fn multitone_snr_f32_path_at_least_80_db() {
             let xt = t.render(i, i as usize / 4);
             let yt = linear_resample(i, o, &xt);
             let att = rms_db(&xt) - rms_db(&yt);
-            assert!(att < 10.0, "linear decimation cannot stop aliasing ({att:.1} dB)");
+            assert!(
+                att < 10.0,
+                "linear decimation cannot stop aliasing ({att:.1} dB)"
+            );
             format!("{snr_lin:.0} (exact samples) but a 1.1x-Nyquist tone aliases, attenuated {att:.1} dB")
         } else {
             assert!(
@@ -126,7 +132,10 @@ fn tones_above_output_nyquist_are_attenuated_60_db() {
             let (from, to) = window(y.len(), o);
             let att = rms_db(&x[from..]) - rms_db(&y[from..to]);
             println!("| {i} -> {o} | {rel} ({f:.0} Hz) | {att:.1} |");
-            assert!(att >= 60.0, "{i}->{o} tone {f} Hz attenuated only {att:.1} dB");
+            assert!(
+                att >= 60.0,
+                "{i}->{o} tone {f} Hz attenuated only {att:.1} dB"
+            );
         }
     }
 }
@@ -173,7 +182,10 @@ fn pcm16_paths_within_3_db_of_quantization_limit() {
         let (_, snr) = best_delay(&y, wire, guess, from, to, &|t| tone.at(t));
         let limit = pcm16_limit(wire, to - from, &|t| tone.at(t));
         println!("| capture {i} stereo -> PCM16 {wire} | {snr:.1} | {limit:.1} |");
-        assert!(snr >= limit - 3.0, "capture {i}->{wire}: {snr:.1} vs limit {limit:.1}");
+        assert!(
+            snr >= limit - 3.0,
+            "capture {i}->{wire}: {snr:.1} vs limit {limit:.1}"
+        );
     }
     for out_rate in [48_000u32, 44_100] {
         let (mut p, mut c) = playback_pipeline(PlaybackConfig {
@@ -186,7 +198,11 @@ fn pcm16_paths_within_3_db_of_quantization_limit() {
             .iter()
             .map(|&v| (v * 32768.0).round() as i16)
             .collect();
-        let b64 = STANDARD.encode(pcm.iter().flat_map(|s| s.to_le_bytes()).collect::<Vec<u8>>());
+        let b64 = STANDARD.encode(
+            pcm.iter()
+                .flat_map(|s| s.to_le_bytes())
+                .collect::<Vec<u8>>(),
+        );
         p.push_base64("item", &b64).unwrap();
         p.end_item("item");
         let mut y = Vec::new();
@@ -196,13 +212,19 @@ fn pcm16_paths_within_3_db_of_quantization_limit() {
             let n = c.pull(&mut buf, 1, out_rate);
             y.extend_from_slice(&buf[..n]);
         }
-        let (from, to) = (out_rate as usize / 50, out_rate as usize - out_rate as usize / 50);
+        let (from, to) = (
+            out_rate as usize / 50,
+            out_rate as usize - out_rate as usize / 50,
+        );
         let guess = p.algorithmic_delay_ms() * out_rate as f64 / 1000.0;
         let (_, snr) = best_delay(&y, out_rate, guess, from, to, &|t| tone.at(t));
         // The input itself is PCM16: its quantization noise is the floor.
         let limit = pcm16_limit(24_000, 24_000, &|t| tone.at(t));
         println!("| playback PCM16 24000 -> {out_rate} f32 | {snr:.1} | {limit:.1} |");
-        assert!(snr >= limit - 3.0, "playback ->{out_rate}: {snr:.1} vs limit {limit:.1}");
+        assert!(
+            snr >= limit - 3.0,
+            "playback ->{out_rate}: {snr:.1} vs limit {limit:.1}"
+        );
     }
 }
 
@@ -278,15 +300,19 @@ fn playback_output_is_independent_of_push_and_pull_sizes() {
         y
     };
     let reference = run(&mut || usize::MAX, &mut || 1024);
-    assert!(reference.len() >= 24_000, "all audio played: {}", reference.len());
+    assert!(
+        reference.len() >= 24_000,
+        "all audio played: {}",
+        reference.len()
+    );
     for seed in 1..=4u64 {
         let mut rng = Rng(seed * 104_729);
         let mut rng2 = Rng(seed * 31);
-        let y = run(
-            &mut || 1 + rng.below(2000),
-            &mut || 1 + rng2.below(1500),
+        let y = run(&mut || 1 + rng.below(2000), &mut || 1 + rng2.below(1500));
+        assert!(
+            y == reference,
+            "playback output depends on chunking (seed {seed})"
         );
-        assert!(y == reference, "playback output depends on chunking (seed {seed})");
     }
 }
 
@@ -308,7 +334,8 @@ fn count_drift(secs: usize) {
         let block = vec![0.25f32; rate as usize / 100 * 2]; // 10 ms stereo
         let mut out = 0usize;
         for _ in 0..secs * 100 {
-            cap.push(&block, 2, rate, &mut |c| out += c.samples).unwrap();
+            cap.push(&block, 2, rate, &mut |c| out += c.samples)
+                .unwrap();
         }
         cap.flush(&mut |c| out += c.samples);
         let expected = secs * 24_000;
