@@ -41,15 +41,16 @@ use rubato::{
 use super::{check_rate, AudioError};
 
 /// Group delay of the sinc filter for pairs whose lower rate is 24 kHz, in ms (scaled by
-/// `24 kHz / lower rate` for other pairs; see [`SincDesign::for_rates`]). Measured sweet
-/// spot: 2.75 ms gives > 98 dB passband SNR for every 24 kHz pair; 2.25 ms drops to ~77 dB.
+/// `24 kHz / lower rate` for other pairs; see [`SincDesign::for_rates`]). Measured
+/// (`tests/audio_design_sweep.rs`): 2.75 ms gives > 110 dB passband SNR for every pair,
+/// 2.5 ms ~96 dB, 2.25 ms ~77 dB (below the 80 dB target), 1.5 ms ~43 dB.
 pub const TARGET_DELAY_MS: f64 = 2.75;
 
 /// Cutoff of the anti-alias/anti-image filter, relative to the lower of the two Nyquist
 /// frequencies. The transition band must fit between the passband edge (0.9) and Nyquist
-/// (1.0); measured: 0.95 costs ~20 dB of passband SNR, 0.96 costs ~20 dB of stopband at
-/// 1.02 x Nyquist, 0.955 keeps > 98 dB passband and > 100 dB stopband at 2.75 ms.
-pub const CUTOFF_RELATIVE: f32 = 0.955;
+/// (1.0). Measured at 2.75 ms (`tests/audio_design_sweep.rs`): 0.95 gives 79 dB passband,
+/// 0.955 gives 98 dB, 0.96 gives 112 dB passband and 110 dB stopband at 1.02 x Nyquist.
+pub const CUTOFF_RELATIVE: f32 = 0.96;
 
 /// Input frames per rubato call: about 2 ms, so staging adds little latency.
 const CHUNK_MS: u32 = 2;
