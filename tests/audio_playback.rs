@@ -132,7 +132,19 @@ fn interrupt_flushes_at_the_next_pull_and_keeps_later_audio() {
     let cut = p.interrupt().expect("an item was playing");
     assert_eq!(cut.item_id, "a");
     let mut buf = vec![1.0f32; 960];
-    assert_eq!(c.pull(&mut buf, 2, 48_000), 0, "flushed at the next pull");
+    let fade = 48 * realtime_voice::audio::playback::FADE_OUT_MS;
+    assert_eq!(
+        c.pull(&mut buf, 2, 48_000),
+        fade,
+        "only a short fade-out at the next pull"
+    );
+    assert!(buf[2 * fade..].iter().all(|&v| v == 0.0), "then silence");
+    let last = buf[2 * fade - 2].abs();
+    assert!(
+        last < 0.5 / fade as f32 + 1e-6,
+        "the fade ends near zero ({last})"
+    );
+    assert_eq!(c.pull(&mut buf, 2, 48_000), 0, "silence afterwards");
     assert!(buf.iter().all(|&v| v == 0.0));
     assert!(!p.is_active());
     assert_eq!(p.interrupt(), None, "nothing left to interrupt");

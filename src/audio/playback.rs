@@ -21,8 +21,9 @@
 //!   still plays). Running dry before an item's end is an underrun (counted; the prebuffer
 //!   re-arms).
 //! - **Barge-in**: [`PlaybackProducer::interrupt`] drops held audio and publishes the ring
-//!   position up to which the consumer discards: the next `pull` is silent (unless new audio
-//!   was pushed after the interrupt, which is kept).
+//!   position up to which the consumer discards: the next `pull` fades what was playing out
+//!   over [`FADE_OUT_MS`] (a hard cut clicks) and is silent after that (unless new audio was
+//!   pushed after the interrupt, which is kept).
 //! - **Played-ms accounting** counts ring frames the consumer handed to the device (never wall
 //!   clock). The producer maps ring positions back to 24 kHz source positions through the
 //!   resampler segments it wrote (ratio and filter delay), and each item's source span gives
@@ -50,6 +51,8 @@ use super::{check_rate, AudioError, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, MODEL_AUDI
 
 /// Ring headroom above the prebuffer, in ms: room for the worker's pump period and jitter.
 pub const RING_HEADROOM_MS: u32 = 60;
+/// Length of the fade-out applied when a barge-in flush cuts audio that is playing, in ms.
+pub const FADE_OUT_MS: usize = 3;
 /// Largest accepted `prebuffer_ms`.
 pub const MAX_PREBUFFER_MS: u32 = 5_000;
 /// Largest accepted `max_hold_seconds`.
@@ -638,10 +641,15 @@ impl PlaybackConsumer {
         }
         let device_rate = self.last_device_rate;
 
-        // Barge-in: discard up to the published position.
+        // Barge-in: discard up to the published position, after a short fade-out of what was
+        // playing (a hard cut clicks).
+        let mut produced = 0;
         let flush_to = self.shared.flush_to.load(Ordering::Acquire);
         if flush_to > self.read_pos {
             let n = (flush_to - self.read_pos).min(self.ring.occupied_len() as u64) as usize;
+            if self.playing {
+                produced = self.fade_out(out, channels, frames.min(n), device_rate);
+            }
             let skipped = self.ring.skip(n);
             self.read_pos += skipped as u64;
             self.playing = false;
@@ -660,7 +668,6 @@ impl PlaybackConsumer {
             }
         }
 
-        let mut produced = 0;
         if self.playing {
             while produced < frames {
                 let n = if self.content_rate == device_rate {
@@ -696,6 +703,22 @@ impl PlaybackConsumer {
                 .fetch_add(produced as u64, Ordering::Relaxed);
         }
         produced
+    }
+
+    /// Write up to [`FADE_OUT_MS`] of the ring's head with a linear ramp to silence; the
+    /// caller discards those frames. Returns the frames written.
+    fn fade_out(&self, out: &mut [f32], channels: usize, max: usize, device_rate: u32) -> usize {
+        let len = (device_rate as usize * FADE_OUT_MS / 1000).min(max);
+        let (a, b) = self.ring.as_slices();
+        for (f, (frame, &s)) in out
+            .chunks_exact_mut(channels)
+            .zip(a.iter().chain(b.iter()))
+            .take(len)
+            .enumerate()
+        {
+            frame.fill(s * (1.0 - (f + 1) as f32 / len as f32));
+        }
+        len
     }
 
     /// Ring frames readable before the next rate switch.
@@ -839,6 +862,13 @@ mod tests {
         assert_eq!(c.pull(&mut out, 1, 48_000), 0, "prebuffer holds it");
         p.end_item("a");
         assert!(c.pull(&mut out, 1, 48_000) > 0, "end of item releases it");
+    }
+
+    #[test]
+    fn halves_are_send() {
+        fn assert_send<T: Send>() {}
+        assert_send::<PlaybackProducer>();
+        assert_send::<PlaybackConsumer>();
     }
 
     #[test]
