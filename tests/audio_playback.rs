@@ -349,3 +349,55 @@ fn played_ms_stays_accurate_across_a_rate_change() {
         cut.played_ms
     );
 }
+
+#[test]
+fn random_operations_never_panic_and_always_fill_the_buffer() {
+    for seed in 1..=3u64 {
+        let mut rng = Rng(seed * 0x9E37_79B9);
+        let rates = [
+            8_000u32, 16_000, 22_050, 24_000, 44_100, 48_000, 96_000, 192_000, 0, 7,
+        ];
+        let (mut p, mut c) = playback_pipeline(PlaybackConfig {
+            output_rate: 48_000,
+            prebuffer_ms: rng.below(200) as u32,
+            max_hold_seconds: 1 + rng.below(3) as u32,
+        })
+        .unwrap();
+        let mut buf = vec![9.0f32; 8 * 2048];
+        let mut rate = 48_000;
+        let items = ["a", "b", "c"];
+        for _ in 0..1500 {
+            match rng.below(10) {
+                0 | 1 => {
+                    let n = rng.below(5000);
+                    p.push_pcm16(items[rng.below(3)], &sine_pcm(440.0, n, 0.5));
+                }
+                2 => {
+                    let junk: String = (0..rng.below(40))
+                        .map(|_| char::from(b"AB=/+!x\n"[rng.below(8)]))
+                        .collect();
+                    let _ = p.push_base64(items[rng.below(3)], &junk);
+                }
+                3 => p.end_item(items[rng.below(3)]),
+                4 => {
+                    if let Some(cut) = p.interrupt() {
+                        assert!(items.contains(&cut.item_id.as_str()));
+                    }
+                }
+                5 => rate = rates[rng.below(rates.len())],
+                _ => {
+                    p.pump();
+                    let channels = rng.below(9);
+                    let len = rng.below(buf.len());
+                    buf[..len].fill(9.0);
+                    let got = c.pull(&mut buf[..len], channels, rate);
+                    let frames = len.checked_div(channels).unwrap_or(0);
+                    assert!(got <= frames);
+                    assert!(buf[..len].iter().all(|v| v.is_finite() && v.abs() <= 1.0));
+                }
+            }
+            let _ = p.stats();
+            let _ = p.playing_item();
+        }
+    }
+}

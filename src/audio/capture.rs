@@ -285,6 +285,24 @@ mod tests {
     }
 
     #[test]
+    fn odd_pushes_never_panic() {
+        let mut p = CapturePipeline::new(16_000, 5).unwrap();
+        let mut n = 0usize;
+        let weird = [f32::NAN, f32::MAX, f32::MIN, -0.0, 1e-40, f32::INFINITY];
+        for (k, ch) in [1usize, 2, 3, 6, 8, 32, 33].into_iter().enumerate() {
+            for rate in [8_000u32, 11_025, 16_000, 22_050, 96_000, 192_000, 192_001] {
+                let x: Vec<f32> = (0..ch * (k * 37 + 1))
+                    .map(|i| weird[i % weird.len()])
+                    .collect();
+                let _ = p.push(&x, ch, rate, &mut |c| n += c.samples);
+            }
+        }
+        p.flush(&mut |c| n += c.samples);
+        p.clear();
+        assert!(n > 0);
+    }
+
+    #[test]
     fn rate_change_between_pushes() {
         let mut p = CapturePipeline::new(24_000, 20).unwrap();
         let mut n = 0;
