@@ -20,6 +20,8 @@ use super::pcm::{f32_to_i16, scrub};
 use super::resample::StreamResampler;
 use super::{check_rate, AudioError};
 
+/// A sensible `chunk_ms` for `input_audio_buffer.append` (20-40 ms is typical).
+pub const DEFAULT_CHUNK_MS: u32 = 20;
 /// Most channels accepted in one push.
 pub const MAX_CHANNELS: usize = 32;
 /// Accepted chunk lengths, in ms.
@@ -282,6 +284,12 @@ mod tests {
         p.clear();
         p.flush(&mut |c| chunks.push(c));
         assert_eq!(chunks.len(), 1);
+    }
+
+    #[test]
+    fn pipeline_is_send() {
+        fn assert_send<T: Send>() {}
+        assert_send::<CapturePipeline>();
     }
 
     #[test]

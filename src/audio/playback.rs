@@ -483,7 +483,7 @@ impl PlaybackProducer {
 
     /// The 24 kHz source position heard up to ring position `ring_pos`.
     fn heard_src(&self, ring_pos: u64) -> f64 {
-        let mut heard = 0.0;
+        let mut heard = self.segments.front().map_or(0.0, |s| s.src_start);
         for (i, seg) in self.segments.iter().enumerate() {
             if seg.ring_start > ring_pos {
                 break;
