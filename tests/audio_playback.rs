@@ -196,8 +196,8 @@ fn played_ms_is_exact_for_a_single_item() {
     let cut = p.interrupt().unwrap();
     let expected = carried as f64 / 48.0 - p.algorithmic_delay_ms();
     assert!(
-        (cut.played_ms as f64 - expected).abs() <= 1.0,
-        "played_ms {} vs {expected:.2} from samples pulled",
+        (cut.played_ms as f64 - expected).abs() <= 0.51,
+        "played_ms {} vs {expected:.2} from samples pulled (rounded to whole ms)",
         cut.played_ms
     );
 }

@@ -61,7 +61,7 @@ fn multitone_snr_f32_path_at_least_80_db() {
         let (from, to) = window(y.len(), o);
         let (measured, snr) = best_delay(&y, o, reported, from, to, &|t| tones.at(t));
         assert!(
-            (measured - reported).abs() <= 2.5,
+            (measured - reported).abs() <= 0.05,
             "{i}->{o}: reported delay {reported} vs measured {measured}"
         );
         assert!(snr >= 80.0, "{i}->{o}: multitone SNR {snr:.1} dB < 80");
