@@ -287,6 +287,21 @@ mod tests {
     }
 
     #[test]
+    fn downmix_averages_the_channels() {
+        let mut p = CapturePipeline::new(24_000, 20).unwrap();
+        let mut out = Vec::new();
+        // At the wire rate the resampler passes through: the values are exact.
+        p.to_wire(&[0.5, -0.5, 0.3, 0.3, 1.0, 0.0], 2, 24_000, &mut out)
+            .unwrap();
+        assert_eq!(out, vec![0.0, 0.3, 0.5]);
+        out.clear();
+        p.to_wire(&[0.3, 0.6, 0.9, 3.0, f32::NAN, 0.0], 3, 24_000, &mut out)
+            .unwrap();
+        assert!((out[0] - 0.6).abs() < 1e-6);
+        assert!((out[1] - 1.0 / 3.0).abs() < 1e-6, "clamped then averaged");
+    }
+
+    #[test]
     fn pipeline_is_send() {
         fn assert_send<T: Send>() {}
         assert_send::<CapturePipeline>();
