@@ -134,7 +134,7 @@ fn beta_protocol_speaks_the_preview_shape() {
         "beta audio deltas are played too"
     );
     assert!(
-        server.sent_of_type("response.audio.delta").len() > 0,
+        !server.sent_of_type("response.audio.delta").is_empty(),
         "the server used the beta names"
     );
     assert!(
@@ -221,6 +221,7 @@ fn user_cancel_stops_playback_truncates_and_cancels() {
         .any(|e| e["type"] == "conversation.item.truncate")));
     let done = rv.wait_type(T, "response_done");
     assert_eq!(done["status"], "cancelled");
+    assert!(rv.pull(&mut out, 2, 48_000) <= 150, "a 3 ms fade-out");
     assert_eq!(rv.pull(&mut out, 2, 48_000), 0, "flushed");
     assert!(
         server.sent_of_type("error").is_empty(),

@@ -6,6 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
+# The C client links the cdylib and the talk test runs the example binary: build them first
+# (`cargo test` alone builds neither where the tests look for them).
+cargo build --workspace --lib --bins --examples
 cargo test --workspace --all-targets --no-fail-fast
 if [ -f unity-package/Tests/run-mono-tests.sh ]; then
   bash unity-package/Tests/run-mono-tests.sh

@@ -20,6 +20,8 @@ use super::pcm::{f32_to_i16, scrub};
 use super::resample::StreamResampler;
 use super::{check_rate, AudioError};
 
+/// A sensible `chunk_ms` for `input_audio_buffer.append` (20-40 ms is typical).
+pub const DEFAULT_CHUNK_MS: u32 = 20;
 /// Most channels accepted in one push.
 pub const MAX_CHANNELS: usize = 32;
 /// Accepted chunk lengths, in ms.
@@ -282,6 +284,45 @@ mod tests {
         p.clear();
         p.flush(&mut |c| chunks.push(c));
         assert_eq!(chunks.len(), 1);
+    }
+
+    #[test]
+    fn downmix_averages_the_channels() {
+        let mut p = CapturePipeline::new(24_000, 20).unwrap();
+        let mut out = Vec::new();
+        // At the wire rate the resampler passes through: the values are exact.
+        p.to_wire(&[0.5, -0.5, 0.3, 0.3, 1.0, 0.0], 2, 24_000, &mut out)
+            .unwrap();
+        assert_eq!(out, vec![0.0, 0.3, 0.5]);
+        out.clear();
+        p.to_wire(&[0.3, 0.6, 0.9, 3.0, f32::NAN, 0.0], 3, 24_000, &mut out)
+            .unwrap();
+        assert!((out[0] - 0.6).abs() < 1e-6);
+        assert!((out[1] - 1.0 / 3.0).abs() < 1e-6, "clamped then averaged");
+    }
+
+    #[test]
+    fn pipeline_is_send() {
+        fn assert_send<T: Send>() {}
+        assert_send::<CapturePipeline>();
+    }
+
+    #[test]
+    fn odd_pushes_never_panic() {
+        let mut p = CapturePipeline::new(16_000, 5).unwrap();
+        let mut n = 0usize;
+        let weird = [f32::NAN, f32::MAX, f32::MIN, -0.0, 1e-40, f32::INFINITY];
+        for (k, ch) in [1usize, 2, 3, 6, 8, 32, 33].into_iter().enumerate() {
+            for rate in [8_000u32, 11_025, 16_000, 22_050, 96_000, 192_000, 192_001] {
+                let x: Vec<f32> = (0..ch * (k * 37 + 1))
+                    .map(|i| weird[i % weird.len()])
+                    .collect();
+                let _ = p.push(&x, ch, rate, &mut |c| n += c.samples);
+            }
+        }
+        p.flush(&mut |c| n += c.samples);
+        p.clear();
+        assert!(n > 0);
     }
 
     #[test]

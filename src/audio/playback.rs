@@ -21,8 +21,9 @@
 //!   still plays). Running dry before an item's end is an underrun (counted; the prebuffer
 //!   re-arms).
 //! - **Barge-in**: [`PlaybackProducer::interrupt`] drops held audio and publishes the ring
-//!   position up to which the consumer discards: the next `pull` is silent (unless new audio
-//!   was pushed after the interrupt, which is kept).
+//!   position up to which the consumer discards: the next `pull` fades what was playing out
+//!   over [`FADE_OUT_MS`] (a hard cut clicks) and is silent after that (unless new audio was
+//!   pushed after the interrupt, which is kept).
 //! - **Played-ms accounting** counts ring frames the consumer handed to the device (never wall
 //!   clock). The producer maps ring positions back to 24 kHz source positions through the
 //!   resampler segments it wrote (ratio and filter delay), and each item's source span gives
@@ -50,6 +51,8 @@ use super::{check_rate, AudioError, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, MODEL_AUDI
 
 /// Ring headroom above the prebuffer, in ms: room for the worker's pump period and jitter.
 pub const RING_HEADROOM_MS: u32 = 60;
+/// Length of the fade-out applied when a barge-in flush cuts audio that is playing, in ms.
+pub const FADE_OUT_MS: usize = 3;
 /// Largest accepted `prebuffer_ms`.
 pub const MAX_PREBUFFER_MS: u32 = 5_000;
 /// Largest accepted `max_hold_seconds`.
@@ -57,6 +60,8 @@ pub const MAX_HOLD_SECONDS: u32 = 3_600;
 
 /// Source samples fed to the resampler per step in `pump` (20 ms at 24 kHz).
 const PUMP_BLOCK: usize = 480;
+/// Source history kept to pre-roll a rebuilt resampler (longer than any sinc + chunk).
+const RECENT_SOURCE: usize = 2048;
 
 /// Playback settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,7 +179,7 @@ pub fn playback_pipeline(
     let resampler = StreamResampler::new(MODEL_AUDIO_RATE, cfg.output_rate)?;
     let first_segment = Segment {
         ring_start: 0,
-        src_start: 0,
+        src_start: 0.0,
         ratio: cfg.output_rate as f64 / MODEL_AUDIO_RATE as f64,
         delay: resampler.delay_output_frames(),
     };
@@ -201,6 +206,8 @@ pub fn playback_pipeline(
         b64_scratch: Vec::new(),
         pcm_scratch: Vec::new(),
         block: vec![0.0; PUMP_BLOCK],
+        recent: VecDeque::with_capacity(RECENT_SOURCE + PUMP_BLOCK),
+        discard_out: 0,
     };
     let consumer = PlaybackConsumer {
         ring: ring_cons,
@@ -222,7 +229,7 @@ pub fn playback_pipeline(
 #[derive(Debug, Clone, Copy)]
 struct Segment {
     ring_start: u64,
-    src_start: u64,
+    src_start: f64,
     ratio: f64,
     delay: f64,
 }
@@ -266,6 +273,10 @@ pub struct PlaybackProducer {
     b64_scratch: Vec<u8>,
     pcm_scratch: Vec<i16>,
     block: Vec<f32>,
+    /// The last source samples fed to the resampler, to pre-roll a rebuilt one.
+    recent: VecDeque<f32>,
+    /// Output frames of a rebuilt resampler still to discard (its pre-roll).
+    discard_out: usize,
 }
 
 impl PlaybackProducer {
@@ -356,9 +367,16 @@ impl PlaybackProducer {
                 *dst = src;
             }
             let pending = &mut self.pending_out;
-            self.resampler
-                .process(&self.block[..n], &mut |b| pending.extend_from_slice(b));
+            let discard = &mut self.discard_out;
+            self.resampler.process(&self.block[..n], &mut |b| {
+                let k = (*discard).min(b.len());
+                *discard -= k;
+                pending.extend_from_slice(&b[k..]);
+            });
             self.src_fed += n as u64;
+            self.recent.extend(self.block[..n].iter().copied());
+            let excess = self.recent.len().saturating_sub(RECENT_SOURCE);
+            self.recent.drain(..excess);
         }
         self.check_release();
         self.prune();
@@ -413,23 +431,48 @@ impl PlaybackProducer {
         if self.shared.read_pos.load(Ordering::Acquire) < self.last_switch_pos {
             return;
         }
-        let Ok(new_resampler) = StreamResampler::new(MODEL_AUDIO_RATE, rate) else {
+        let Ok(mut new_resampler) = StreamResampler::new(MODEL_AUDIO_RATE, rate) else {
             return;
         };
-        // The old resampler's tail (its staged input and filter memory) at the old rate.
-        let pending = &mut self.pending_out;
-        let tail = self
-            .resampler
-            .flush_tail(&mut |b| pending.extend_from_slice(b));
-        let _ = tail;
+        // Seamless hand-over: the old resampler's output ends at ring position `switch_pos`,
+        // which carries source time `src_at_switch`. The new resampler is pre-rolled with
+        // the source history before that instant, and its output up to that instant is
+        // discarded, so the new-rate audio continues exactly where the old one stopped
+        // (the old resampler's staged input is simply re-rendered by the new one).
         let switch_pos = self.ring_written + self.pending_len() as u64;
+        let src_at_switch = self.heard_src(switch_pos);
+        let oldest = self.src_fed - self.recent.len() as u64;
+        let preroll = new_resampler.flush_input_len() as f64;
+        let start = (src_at_switch - preroll).floor().max(oldest as f64) as u64;
+        let ratio = rate as f64 / MODEL_AUDIO_RATE as f64;
+        let skip = new_resampler.delay_output_frames() + (src_at_switch - start as f64) * ratio;
+        self.discard_out = skip.round().max(0.0) as usize;
+        // Source time actually at `switch_pos` after rounding the discard.
+        let src_start =
+            start as f64 + (self.discard_out as f64 - new_resampler.delay_output_frames()) / ratio;
+        let from = (start - oldest) as usize;
+        let pending = &mut self.pending_out;
+        let discard = &mut self.discard_out;
+        let (a, b) = self.recent.as_slices();
+        let (a_from, b_from) = if from < a.len() {
+            (from, 0)
+        } else {
+            (a.len(), (from - a.len()).min(b.len()))
+        };
+        for part in [&a[a_from..], &b[b_from..]] {
+            new_resampler.process(part, &mut |blk| {
+                let k = (*discard).min(blk.len());
+                *discard -= k;
+                pending.extend_from_slice(&blk[k..]);
+            });
+        }
         self.resampler = new_resampler;
         self.out_rate = rate;
         self.segments.push_back(Segment {
             ring_start: switch_pos,
-            src_start: self.src_fed,
-            ratio: rate as f64 / MODEL_AUDIO_RATE as f64,
-            delay: self.resampler.delay_output_frames(),
+            src_start,
+            ratio,
+            delay: 0.0,
         });
         self.last_switch_pos = switch_pos;
         self.rate_changes += 1;
@@ -440,15 +483,15 @@ impl PlaybackProducer {
 
     /// The 24 kHz source position heard up to ring position `ring_pos`.
     fn heard_src(&self, ring_pos: u64) -> f64 {
-        let mut heard = 0.0;
+        let mut heard = self.segments.front().map_or(0.0, |s| s.src_start);
         for (i, seg) in self.segments.iter().enumerate() {
             if seg.ring_start > ring_pos {
                 break;
             }
             let frames = (ring_pos - seg.ring_start) as f64 - seg.delay;
-            let mut src = seg.src_start as f64 + frames.max(0.0) / seg.ratio;
+            let mut src = seg.src_start + frames.max(0.0) / seg.ratio;
             if let Some(next) = self.segments.get(i + 1) {
-                src = src.min(next.src_start as f64);
+                src = src.min(next.src_start);
             }
             heard = src;
         }
@@ -497,9 +540,11 @@ impl PlaybackProducer {
         self.src_fed = self.src_written;
         let end = self.ring_written;
         self.segments.clear();
+        self.recent.clear();
+        self.discard_out = 0;
         self.segments.push_back(Segment {
             ring_start: end,
-            src_start: self.src_fed,
+            src_start: self.src_fed as f64,
             ratio: self.out_rate as f64 / MODEL_AUDIO_RATE as f64,
             delay: self.resampler.delay_output_frames(),
         });
@@ -596,10 +641,15 @@ impl PlaybackConsumer {
         }
         let device_rate = self.last_device_rate;
 
-        // Barge-in: discard up to the published position.
+        // Barge-in: discard up to the published position, after a short fade-out of what was
+        // playing (a hard cut clicks).
+        let mut produced = 0;
         let flush_to = self.shared.flush_to.load(Ordering::Acquire);
         if flush_to > self.read_pos {
             let n = (flush_to - self.read_pos).min(self.ring.occupied_len() as u64) as usize;
+            if self.playing {
+                produced = self.fade_out(out, channels, frames.min(n), device_rate);
+            }
             let skipped = self.ring.skip(n);
             self.read_pos += skipped as u64;
             self.playing = false;
@@ -618,7 +668,6 @@ impl PlaybackConsumer {
             }
         }
 
-        let mut produced = 0;
         if self.playing {
             while produced < frames {
                 let n = if self.content_rate == device_rate {
@@ -654,6 +703,22 @@ impl PlaybackConsumer {
                 .fetch_add(produced as u64, Ordering::Relaxed);
         }
         produced
+    }
+
+    /// Write up to [`FADE_OUT_MS`] of the ring's head with a linear ramp to silence; the
+    /// caller discards those frames. Returns the frames written.
+    fn fade_out(&self, out: &mut [f32], channels: usize, max: usize, device_rate: u32) -> usize {
+        let len = (device_rate as usize * FADE_OUT_MS / 1000).min(max);
+        let (a, b) = self.ring.as_slices();
+        for (f, (frame, &s)) in out
+            .chunks_exact_mut(channels)
+            .zip(a.iter().chain(b.iter()))
+            .take(len)
+            .enumerate()
+        {
+            frame.fill(s * (1.0 - (f + 1) as f32 / len as f32));
+        }
+        len
     }
 
     /// Ring frames readable before the next rate switch.
@@ -797,6 +862,13 @@ mod tests {
         assert_eq!(c.pull(&mut out, 1, 48_000), 0, "prebuffer holds it");
         p.end_item("a");
         assert!(c.pull(&mut out, 1, 48_000) > 0, "end of item releases it");
+    }
+
+    #[test]
+    fn halves_are_send() {
+        fn assert_send<T: Send>() {}
+        assert_send::<PlaybackProducer>();
+        assert_send::<PlaybackConsumer>();
     }
 
     #[test]

@@ -25,6 +25,10 @@
 //! Nyquist) stays flat to better than 80 dB of error and an input tone above the output
 //! Nyquist is attenuated by more than 60 dB. Figures: `docs/audio-figures.md`.
 //!
+//! The group delay each resampler reports is measured when it is built (see
+//! `SincEngine::measure_delay`), not taken from rubato's nominal `output_delay`, which is
+//! off by 1-3 output frames for these designs.
+//!
 //! # Streaming
 //!
 //! rubato works in fixed input chunks; [`StreamResampler`] stages input until a chunk is full
@@ -41,15 +45,16 @@ use rubato::{
 use super::{check_rate, AudioError};
 
 /// Group delay of the sinc filter for pairs whose lower rate is 24 kHz, in ms (scaled by
-/// `24 kHz / lower rate` for other pairs; see [`SincDesign::for_rates`]). Measured sweet
-/// spot: 2.75 ms gives > 98 dB passband SNR for every 24 kHz pair; 2.25 ms drops to ~77 dB.
+/// `24 kHz / lower rate` for other pairs; see [`SincDesign::for_rates`]). Measured
+/// (`tests/audio_design_sweep.rs`): 2.75 ms gives > 110 dB passband SNR for every pair,
+/// 2.5 ms ~96 dB, 2.25 ms ~77 dB (below the 80 dB target), 1.5 ms ~43 dB.
 pub const TARGET_DELAY_MS: f64 = 2.75;
 
 /// Cutoff of the anti-alias/anti-image filter, relative to the lower of the two Nyquist
 /// frequencies. The transition band must fit between the passband edge (0.9) and Nyquist
-/// (1.0); measured: 0.95 costs ~20 dB of passband SNR, 0.96 costs ~20 dB of stopband at
-/// 1.02 x Nyquist, 0.955 keeps > 98 dB passband and > 100 dB stopband at 2.75 ms.
-pub const CUTOFF_RELATIVE: f32 = 0.955;
+/// (1.0). Measured at 2.75 ms (`tests/audio_design_sweep.rs`): 0.95 gives 79 dB passband,
+/// 0.955 gives 98 dB, 0.96 gives 112 dB passband and 110 dB stopband at 1.02 x Nyquist.
+pub const CUTOFF_RELATIVE: f32 = 0.96;
 
 /// Input frames per rubato call: about 2 ms, so staging adds little latency.
 const CHUNK_MS: u32 = 2;
@@ -190,20 +195,22 @@ impl StreamResampler {
         let resampler = Async::<f32>::new_sinc(ratio, 1.0, &params, chunk, 1, FixedAsync::Input)
             .map_err(|e| AudioError::Internal(format!("resampler construction failed: {e}")))?;
         let out_buf = vec![0.0; resampler.output_frames_max() + 1];
-        // rubato's sinc starts its index at -(sinc_len - 1) and centres the filter on
-        // sinc_len / 2: the group delay is sinc_len / 2 input samples.
-        let delay_out_frames = design.sinc_len as f64 / 2.0 * ratio;
+        let mut engine = SincEngine {
+            resampler,
+            chunk,
+            staging: Vec::with_capacity(chunk),
+            out_buf,
+            // Nominal: half the sinc, in input samples. Replaced by the measured value below.
+            delay_out_frames: design.sinc_len as f64 / 2.0 * ratio,
+            design,
+        };
+        if let Some(measured) = engine.measure_delay(ratio) {
+            engine.delay_out_frames = measured;
+        }
         Ok(Self {
             in_rate,
             out_rate,
-            engine: Some(SincEngine {
-                resampler,
-                chunk,
-                staging: Vec::with_capacity(chunk),
-                out_buf,
-                delay_out_frames,
-                design,
-            }),
+            engine: Some(engine),
         })
     }
 
@@ -331,6 +338,30 @@ impl StreamResampler {
 }
 
 impl SincEngine {
+    /// The exact group delay, in output frames: a linear-phase filter with unit DC gain
+    /// turns a ramp into the same ramp delayed by its group delay, so one steady-state output
+    /// sample tells the delay (to ~1e-4 frame; rubato's nominal `output_delay` is off by 1-3
+    /// frames because of its start index and phase rounding). Resets the resampler after.
+    fn measure_delay(&mut self, ratio: f64) -> Option<f64> {
+        let len = 4 * (self.design.sinc_len + self.chunk);
+        let slope = 1.0 / len as f64;
+        let ramp: Vec<f32> = (0..len).map(|n| (n as f64 * slope) as f32).collect();
+        let mut out = Vec::with_capacity((len as f64 * ratio) as usize + self.out_buf.len());
+        for block in ramp.chunks_exact(self.chunk) {
+            self.run(block, None, &mut |b| out.extend_from_slice(b));
+        }
+        self.resampler.reset();
+        let mid = out.len() / 2;
+        let probe = out.get(mid..mid + 4)?;
+        let sum: f64 = probe
+            .iter()
+            .enumerate()
+            .map(|(k, &y)| (mid + k) as f64 - y as f64 / slope * ratio)
+            .sum();
+        let delay = sum / probe.len() as f64;
+        delay.is_finite().then_some(delay)
+    }
+
     fn run(&mut self, input: &[f32], partial: Option<usize>, out: &mut dyn FnMut(&[f32])) {
         let frames_in = input.len();
         // A chunk is always `self.chunk` frames; a partial one is zero-padded by rubato, but

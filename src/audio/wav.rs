@@ -193,6 +193,36 @@ mod tests {
     }
 
     #[test]
+    fn extensible_float_with_extra_chunks_reads() {
+        let mut b = Vec::new();
+        b.extend_from_slice(b"RIFF\0\0\0\0WAVE");
+        b.extend_from_slice(b"LIST");
+        b.extend_from_slice(&3u32.to_le_bytes());
+        b.extend_from_slice(b"abc\0"); // odd chunk + pad byte
+        b.extend_from_slice(b"fmt ");
+        b.extend_from_slice(&40u32.to_le_bytes());
+        b.extend_from_slice(&FORMAT_EXTENSIBLE.to_le_bytes());
+        b.extend_from_slice(&2u16.to_le_bytes());
+        b.extend_from_slice(&48_000u32.to_le_bytes());
+        b.extend_from_slice(&(48_000u32 * 8).to_le_bytes());
+        b.extend_from_slice(&8u16.to_le_bytes());
+        b.extend_from_slice(&32u16.to_le_bytes());
+        b.extend_from_slice(&22u16.to_le_bytes());
+        b.extend_from_slice(&32u16.to_le_bytes());
+        b.extend_from_slice(&3u32.to_le_bytes()); // channel mask
+        b.extend_from_slice(&FORMAT_FLOAT.to_le_bytes());
+        b.extend_from_slice(&[0u8; 14]); // rest of the GUID
+        b.extend_from_slice(b"data");
+        b.extend_from_slice(&16u32.to_le_bytes());
+        for v in [0.5f32, -0.5, 0.25, 0.75] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        let w = parse_wav(&b).unwrap();
+        assert_eq!((w.sample_rate, w.channels, w.frames()), (48_000, 2, 2));
+        assert_eq!(w.to_mono(), vec![0.0, 0.5]);
+    }
+
+    #[test]
     fn garbage_is_an_error_not_a_panic() {
         let good = encode_wav_pcm16(&[0.1; 10], 1, 16_000);
         for cut in 0..good.len() {
