@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use rv_mock_server::{MockConfig, MockServer};
+use rv_mock_server::{MockConfig, MockServer, ResponseSpec};
 
 fn main() -> ExitCode {
     let mut config = MockConfig::default();
@@ -26,6 +26,24 @@ fn main() -> ExitCode {
                 None => return usage("--key needs a value"),
             },
             "--no-stdin" => wait_for_stdin = false,
+            // Scripted responses, in order: a function call, or spoken audio of N ms.
+            "--tool-call" => match (args.next(), args.next()) {
+                (Some(name), Some(arguments)) => {
+                    config = config.respond(ResponseSpec::tool_call(name, arguments))
+                }
+                _ => return usage("--tool-call needs NAME and ARGUMENTS_JSON"),
+            },
+            "--audio-ms" => match args.next().and_then(|p| p.parse().ok()) {
+                Some(ms) => {
+                    config =
+                        config.respond(ResponseSpec::synthetic_audio(ms, "Sure, moving the cube."))
+                }
+                None => return usage("--audio-ms needs a number of ms"),
+            },
+            "--user-transcript" => match args.next() {
+                Some(text) => config = config.user_transcript(text),
+                None => return usage("--user-transcript needs a text"),
+            },
             "--pacing" => match args.next().and_then(|p| p.parse().ok()) {
                 Some(factor) => config.audio_pacing = factor,
                 None => return usage("--pacing needs a number (e.g. 1 for real time)"),
@@ -82,7 +100,8 @@ fn usage(problem: &str) -> ExitCode {
     }
     eprintln!(
         "usage: rv-mock-server [--port N] [--tls] [--key KEY] [--no-stdin] [--pacing F] \
-         [--ping-secs N] [--max-session-secs N] [--first-output-ms N] [--any-rate] [--identity-fields]"
+         [--ping-secs N] [--max-session-secs N] [--first-output-ms N] [--any-rate] [--identity-fields] \
+         [--tool-call NAME ARGS_JSON]... [--audio-ms N]... [--user-transcript TEXT]..."
     );
     if problem.is_empty() {
         ExitCode::SUCCESS

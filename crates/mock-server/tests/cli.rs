@@ -53,3 +53,43 @@ fn prints_one_line_serves_and_exits_when_stdin_closes() {
     stdout.read_to_string(&mut rest).unwrap();
     assert_eq!(rest, "", "exactly one line on stdout");
 }
+
+#[test]
+fn scripted_responses_from_the_command_line() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rv-mock-server"))
+        .args([
+            "--tool-call",
+            "move_cube",
+            r#"{"dx":1,"dy":0,"dz":0}"#,
+            "--audio-ms",
+            "200",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn the binary");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let url = line
+        .trim_end()
+        .strip_prefix("listening ")
+        .unwrap()
+        .to_string();
+    let mut c = connect(&url);
+    c.until("session.created", Duration::from_secs(5));
+    c.send(serde_json::json!({"type": "response.create"}));
+    let events = c.until("response.done", Duration::from_secs(5));
+    let call = events
+        .iter()
+        .find(|e| e["type"] == "response.function_call_arguments.done")
+        .expect("the scripted call");
+    assert_eq!(call["name"], "move_cube");
+    assert_eq!(call["arguments"], r#"{"dx":1,"dy":0,"dz":0}"#);
+    c.send(serde_json::json!({"type": "response.create"}));
+    let events = c.until("response.done", Duration::from_secs(5));
+    let samples = audio_samples(&events);
+    assert_eq!(samples, 200 * 24, "then 200 ms of audio");
+    drop(child.stdin.take());
+    let _ = child.wait();
+}
