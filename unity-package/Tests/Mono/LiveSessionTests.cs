@@ -31,10 +31,16 @@ namespace RealtimeVoice.Tests
     {
         internal static bool ScriptedTool { get { return Environment.GetEnvironmentVariable("RV_TEST_SCRIPTED_TOOL") == "1"; } }
 
-        internal static string Config(int outputRate, bool forwardServerEvents = false)
+        /// <summary>What the scripted server transcribes the first user turn as.</summary>
+        internal const string ScriptedUserTranscript = "Move the cube one meter to the right.";
+
+        internal static string Config(int outputRate, bool forwardServerEvents = false, bool transcribeInput = false)
         {
             return new RealtimeConfig
             {
+                SessionOverrides = transcribeInput
+                    ? (Dictionary<string, object>)Json.Parse("{\"audio\":{\"input\":{\"transcription\":{\"model\":\"gpt-4o-mini-transcribe\"}}}}")
+                    : null,
                 ForwardServerEvents = forwardServerEvents ? true : (bool?)null,
                 Url = TestRunner.ServerUrl,
                 Instructions = "You control a cube.",
@@ -70,7 +76,8 @@ namespace RealtimeVoice.Tests
             int rawEvents = 0;
             const int rate = 48000, outChannels = 2;
             var sessionUpdates = new List<Dictionary<string, object>>();
-            using (var s = new RealtimeSession(Config(rate, forwardServerEvents: true)))
+            var userFinal = new List<string>();
+            using (var s = new RealtimeSession(Config(rate, forwardServerEvents: true, transcribeInput: true)))
             {
                 s.RegisterTools(cube); // before Connect: goes into the first session.update
                 s.Event += ev =>
@@ -84,6 +91,7 @@ namespace RealtimeVoice.Tests
                 s.StateChanged += st => states.Add(st);
                 s.AssistantTranscript += (text, final) => { if (final) assistantFinal.Add(text); };
                 s.ToolCalled += call => toolCalls.Add(call);
+                s.UserTranscript += (text, final) => { if (final) userFinal.Add(text); };
                 s.Error += (code, message, fatal) => errors.Add(code + ": " + message);
                 s.Connect();
                 Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => s.Poll(), 5000, "Ready");
@@ -148,6 +156,8 @@ namespace RealtimeVoice.Tests
                 Assert.Equal("auto", Json.GetString(sessionUpdates[0], "tool_choice"), "tool_choice");
                 if (ScriptedTool)
                 {
+                    Assert.True(userFinal.Contains(ScriptedUserTranscript), "user transcript: " + string.Join("|", userFinal.ToArray()));
+                    Assert.True(kinds.Contains(RealtimeEventKind.UserTranscript), "typed event seen: UserTranscript");
                     Assert.Equal(1, toolCalls.Count, "one tool call dispatched");
                     Assert.Equal("move_cube", toolCalls[0].Name, "tool name");
                     Assert.Equal("{\"ok\":true}", toolCalls[0].Output, "handler output submitted");
@@ -191,9 +201,18 @@ namespace RealtimeVoice.Tests
             long frames = 0;
             using (var s = new RealtimeSession(new RealtimeConfig { Url = url, CaCertificatePem = pem, OutputSampleRate = 48000 }.ToJson()))
             {
+                var log = new List<string>();
                 s.StateChanged += st => states.Add(st);
+                s.EventReceived += json => log.Add(json);
                 s.Connect();
-                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => s.Poll(), 10000, "Ready over wss://");
+                try
+                {
+                    Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => s.Poll(), 20000, "Ready over wss://");
+                }
+                catch (AssertionException e)
+                {
+                    throw new AssertionException(e.Message + " (events: " + string.Join(" ", log.ToArray()) + ")");
+                }
                 s.SendText("Hello over TLS");
                 var buf = new float[960];
                 Assert.Eventually(() => frames > 0, () => { s.Poll(); frames += s.PullPlayback(buf, 480, 2, 48000); }, 10000,
