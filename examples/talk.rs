@@ -354,7 +354,9 @@ fn converse(handle: RvSession, args: &Args, mic: &wav::WavAudio) -> Result<(), S
                 }
                 "assistant_transcript" => {
                     if ev["final"] == true {
-                        if !mid_caption {
+                        if mid_caption {
+                            println!(); // the deltas already showed the text
+                        } else {
                             println!("assistant: {}", ev["text"].as_str().unwrap_or(""));
                         }
                         mid_caption = false;

@@ -10,56 +10,6 @@
 #include <stdint.h>
 
 /**
- * Lowest device or wire sample rate accepted, in Hz.
- */
-#define MIN_SAMPLE_RATE 8000
-
-/**
- * Highest device or wire sample rate accepted, in Hz.
- */
-#define MAX_SAMPLE_RATE 192000
-
-/**
- * The rate of the model's PCM16 audio (`audio/pcm`), in Hz.
- */
-#define MODEL_AUDIO_RATE 24000
-
-/**
- * Most channels accepted in one push.
- */
-#define MAX_CHANNELS 32
-
-/**
- * Ring headroom above the prebuffer, in ms: room for the worker's pump period and jitter.
- */
-#define RING_HEADROOM_MS 60
-
-/**
- * Largest accepted `prebuffer_ms`.
- */
-#define MAX_PREBUFFER_MS 5000
-
-/**
- * Largest accepted `max_hold_seconds`.
- */
-#define MAX_HOLD_SECONDS 3600
-
-/**
- * Group delay of the sinc filter for pairs whose lower rate is 24 kHz, in ms (scaled by
- * `24 kHz / lower rate` for other pairs; see [`SincDesign::for_rates`]). Measured sweet
- * spot: 2.75 ms gives > 98 dB passband SNR for every 24 kHz pair; 2.25 ms drops to ~77 dB.
- */
-#define TARGET_DELAY_MS 2.75
-
-/**
- * Cutoff of the anti-alias/anti-image filter, relative to the lower of the two Nyquist
- * frequencies. The transition band must fit between the passband edge (0.9) and Nyquist
- * (1.0); measured: 0.95 costs ~20 dB of passband SNR, 0.96 costs ~20 dB of stopband at
- * 1.02 x Nyquist, 0.955 keeps > 98 dB passband and > 100 dB stopband at 2.75 ms.
- */
-#define CUTOFF_RELATIVE 0.955
-
-/**
  * Success.
  */
 #define RV_OK 0
@@ -138,17 +88,6 @@
  * `RvState`: gave up (authentication failure, attempts exhausted).
  */
 #define RV_STATE_FAILED 6
-
-/**
- * The only sample rate OpenAI's `audio/pcm` format takes (the schema's literal), and the
- * rate at which the plugin always asks for model audio.
- */
-#define OPENAI_PCM_RATE 24000
-
-/**
- * Sample rate of G.711 (`audio/pcmu`, `audio/pcma`).
- */
-#define G711_RATE 8000
 
 /**
  * A session handle: never 0, never reused.

@@ -163,6 +163,14 @@ fn session(handle: RvSession) -> Result<Arc<Session>, Failure> {
     ))
 }
 
+/// The common shape of a session command: look the handle up, run `f`, map its error.
+fn with_session(handle: RvSession, f: impl FnOnce(&Session) -> Result<(), SessionError>) -> i32 {
+    guard(|| {
+        f(&*session(handle)?)?;
+        Ok(RV_OK)
+    })
+}
+
 /// Reads a NUL-terminated UTF-8 string argument.
 unsafe fn c_str<'a>(ptr: *const c_char, what: &'static str) -> Result<&'a str, Failure> {
     if ptr.is_null() {
@@ -265,10 +273,7 @@ pub unsafe extern "C" fn rv_session_create(config_json: *const c_char, out: *mut
 /// Any handle value is safe; unknown handles return `RV_ERR_INVALID_HANDLE`.
 #[no_mangle]
 pub extern "C" fn rv_session_connect(s: RvSession) -> i32 {
-    guard(|| {
-        session(s)?.connect()?;
-        Ok(RV_OK)
-    })
+    with_session(s, |session| session.connect())
 }
 
 /// Closes the session gracefully (idempotent). The handle stays valid until destroyed.
@@ -277,9 +282,9 @@ pub extern "C" fn rv_session_connect(s: RvSession) -> i32 {
 /// Any handle value is safe.
 #[no_mangle]
 pub extern "C" fn rv_session_close(s: RvSession) -> i32 {
-    guard(|| {
-        session(s)?.close();
-        Ok(RV_OK)
+    with_session(s, |session| {
+        session.close();
+        Ok(())
     })
 }
 
@@ -575,10 +580,7 @@ pub unsafe extern "C" fn rv_update_session(s: RvSession, session_json: *const c_
 /// Any handle value is safe.
 #[no_mangle]
 pub extern "C" fn rv_commit_audio(s: RvSession) -> i32 {
-    guard(|| {
-        session(s)?.commit_audio()?;
-        Ok(RV_OK)
-    })
+    with_session(s, |session| session.commit_audio())
 }
 
 /// `input_audio_buffer.clear`.
@@ -587,10 +589,7 @@ pub extern "C" fn rv_commit_audio(s: RvSession) -> i32 {
 /// Any handle value is safe.
 #[no_mangle]
 pub extern "C" fn rv_clear_audio(s: RvSession) -> i32 {
-    guard(|| {
-        session(s)?.clear_audio()?;
-        Ok(RV_OK)
-    })
+    with_session(s, |session| session.clear_audio())
 }
 
 /// `response.create`, with an optional `response` parameters object (NULL for none);
@@ -619,10 +618,7 @@ pub unsafe extern "C" fn rv_create_response(s: RvSession, response_json: *const 
 /// Any handle value is safe.
 #[no_mangle]
 pub extern "C" fn rv_cancel_response(s: RvSession) -> i32 {
-    guard(|| {
-        session(s)?.cancel_response()?;
-        Ok(RV_OK)
-    })
+    with_session(s, |session| session.cancel_response())
 }
 
 /// Fills `*out` with the session's counters.

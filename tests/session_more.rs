@@ -346,3 +346,38 @@ fn destroy_returns_within_2s_while_the_handshake_hangs() {
     rv.handle = 0; // already destroyed: the drop below must not destroy again
     hold.join().unwrap();
 }
+
+#[test]
+fn raw_server_events_are_forwarded_when_asked() {
+    let server =
+        MockServer::start(MockConfig::default().respond(ResponseSpec::synthetic_audio(200, "Hi.")))
+            .unwrap();
+    let mut rv = ready(&server, r#""forward_server_events":true"#);
+    assert_eq!(rv.send_text("hi"), RV_OK);
+    rv.wait_type(T, "response_done");
+    let forwarded: Vec<String> = rv
+        .events_of("server_event")
+        .iter()
+        .map(|e| e["event"]["type"].as_str().unwrap_or("").to_string())
+        .collect();
+    for t in [
+        "session.created",
+        "session.updated",
+        "response.created",
+        "response.done",
+    ] {
+        assert!(
+            forwarded.iter().any(|f| f == t),
+            "{t} not forwarded: {forwarded:?}"
+        );
+    }
+    assert!(
+        !forwarded.iter().any(|f| f == "response.output_audio.delta"),
+        "audio deltas are played, not forwarded"
+    );
+    // Without the option, nothing is forwarded.
+    let mut quiet = ready(&server, "");
+    assert_eq!(quiet.send_text("hi"), RV_OK);
+    quiet.wait_type(T, "response_done");
+    assert!(quiet.events_of("server_event").is_empty());
+}

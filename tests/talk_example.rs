@@ -38,7 +38,7 @@ fn talk_runs_a_whole_session_on_the_embedded_server() {
         "[vad] you started speaking",
         "you: Please move the cube one meter to the left.",
         "tool: move_cube({\"dx\":-1,\"dy\":0,\"dz\":0}) -> the cube is now at (-1.00, 0.00, 0.00)",
-        "assistant: Sure. I moved the cube one meter to the left.",
+        "\nassistant: Sure. I moved the cube one meter to the left.\n",
         "[latency] ",
         "0 underruns",
         "cube at (-1.00, 0.00, 0.00)",
