@@ -220,7 +220,8 @@ namespace RealtimeVoice.Tests
                 v.onAssistantTranscript.AddListener((t, f) => { if (f) transcripts.Add(t); });
                 v.InvokeMessage("Start"); // connectOnStart
                 Assert.True(v.Session != null, "session created: " + string.Join(" | ", Debug.Messages.ToArray()));
-                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => v.InvokeMessage("Update"), 5000, "Ready");
+                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => v.InvokeMessage("Update"), 10000,
+                                  () => LiveSessionTests.Seen("Ready", states, null) + " native state " + v.State + " log: " + string.Join(" | ", Debug.Messages.ToArray()));
 
                 // The simulated mic records 10 ms at a time (48 kHz stereo), as a device would; the
                 // component reads the looping clip from Update and streams it.
@@ -286,7 +287,8 @@ namespace RealtimeVoice.Tests
                 v.onStateChanged.AddListener(s => states.Add(s));
                 v.onAssistantTranscript.AddListener((t, f) => { if (f) finals.Add(t); });
                 v.InvokeMessage("Start");
-                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => v.InvokeMessage("Update"), 5000, "Ready");
+                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => v.InvokeMessage("Update"), 10000,
+                                  () => LiveSessionTests.Seen("Ready", states, null) + " native state " + v.State + " log: " + string.Join(" | ", Debug.Messages.ToArray()));
                 var chunk = new float[480];
                 Action feed = () =>
                 {
@@ -343,7 +345,9 @@ namespace RealtimeVoice.Tests
                     bool good = token == "ek_mono_test_token";
                     var want = good ? RealtimeState.Ready : RealtimeState.Failed;
                     Assert.Eventually(() => states.Contains(want), () => v.InvokeMessage("Update"), 10000,
-                                      token + " -> " + want + " (states " + string.Join(",", states.ConvertAll(x => x.ToString()).ToArray()) + ")");
+                                      () => token + " -> " + want + " (states " + string.Join(",", states.ConvertAll(x => x.ToString()).ToArray()) +
+                                            "; native state " + v.State + "; session " + (v.Session == null ? "none" : v.Session.Handle.ToString()) +
+                                            "; log " + string.Join(" | ", Debug.Messages.ToArray()) + ")");
                     if (!good) Assert.True(errors.Count > 0, "the auth failure is reported");
                 }
                 finally

@@ -51,6 +51,12 @@ namespace RealtimeVoice.Tests
             }.ToJson();
         }
 
+        internal static string Seen(string what, List<RealtimeState> states, List<string> errors)
+        {
+            return what + " (states " + string.Join(",", states.ConvertAll(x => x.ToString()).ToArray()) +
+                   (errors == null ? "" : "; errors " + string.Join("; ", errors.ToArray())) + ")";
+        }
+
         /// <summary>Voice-like test signal: a few harmonics, syllable-rate envelope, about -12 dBFS.</summary>
         internal static void Speech(float[] buf, int frames, int channels, int rate, long startFrame, bool silent)
         {
@@ -94,7 +100,7 @@ namespace RealtimeVoice.Tests
                 s.UserTranscript += (text, final) => { if (final) userFinal.Add(text); };
                 s.Error += (code, message, fatal) => errors.Add(code + ": " + message);
                 s.Connect();
-                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => s.Poll(), 5000, "Ready");
+                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => s.Poll(), 10000, () => Seen("Ready", states, errors) + " native state " + s.State);
                 Assert.Equal(RealtimeState.Ready, s.State, "native state");
 
                 // Stream 1.2 s of speech then 1 s of silence from a 48 kHz mono mic in 20 ms pushes,
@@ -234,7 +240,7 @@ namespace RealtimeVoice.Tests
                 s.SpeechStarted += () => speechStarted++;
                 s.ResponseDone += (id, st) => done++;
                 s.Connect();
-                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => s.Poll(), 5000, "Ready");
+                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => s.Poll(), 10000, () => Seen("Ready", states, errors) + " native state " + s.State);
                 var mic = new float[480];
                 for (long f = 0; f < 48000; f += 480)
                 {
@@ -257,14 +263,16 @@ namespace RealtimeVoice.Tests
         {
             var finals = new List<string>();
             var states = new List<RealtimeState>();
+            var errors = new List<string>();
             int started = 0;
             using (var s = new RealtimeSession(Config(44100)))
             {
                 s.StateChanged += st => states.Add(st);
+                s.Error += (c, m, f) => errors.Add(c + ": " + m);
                 s.AssistantTranscript += (t, f) => { if (f) finals.Add(t); };
                 s.ResponseStarted += id => started++;
                 s.Connect();
-                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => s.Poll(), 5000, "Ready");
+                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => s.Poll(), 10000, () => Seen("Ready", states, errors) + " native state " + s.State);
                 s.SendText("Move the cube to the left, s'il vous plaît ✓");
                 var buf = new float[441 * 2];
                 long frames = 0;

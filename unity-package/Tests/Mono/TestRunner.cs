@@ -58,6 +58,12 @@ namespace RealtimeVoice.Tests
         /// <summary>Calls <paramref name="step"/> (e.g. session.Poll) until <paramref name="done"/> or the timeout.</summary>
         public static void Eventually(Func<bool> done, Action step, int timeoutMs, string what)
         {
+            Eventually(done, step, timeoutMs, () => what);
+        }
+
+        /// <summary>As above; <paramref name="what"/> is evaluated on failure (to report what was seen).</summary>
+        public static void Eventually(Func<bool> done, Action step, int timeoutMs, Func<string> what)
+        {
             var sw = Stopwatch.StartNew();
             while (sw.ElapsedMilliseconds < timeoutMs)
             {
@@ -66,7 +72,7 @@ namespace RealtimeVoice.Tests
                 System.Threading.Thread.Sleep(10);
             }
             if (done()) return;
-            throw new AssertionException(what + ": not reached within " + timeoutMs + " ms");
+            throw new AssertionException(what() + ": not reached within " + timeoutMs + " ms");
         }
     }
 
