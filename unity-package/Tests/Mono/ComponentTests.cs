@@ -220,7 +220,7 @@ namespace RealtimeVoice.Tests
                 v.onAssistantTranscript.AddListener((t, f) => { if (f) transcripts.Add(t); });
                 v.InvokeMessage("Start"); // connectOnStart
                 Assert.True(v.Session != null, "session created: " + string.Join(" | ", Debug.Messages.ToArray()));
-                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => v.InvokeMessage("Update"), 10000,
+                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => v.InvokeMessage("Update"), 20000,
                                   () => LiveSessionTests.Seen("Ready", states, null) + " native state " + v.State + " log: " + string.Join(" | ", Debug.Messages.ToArray()));
 
                 // The simulated mic records 10 ms at a time (48 kHz stereo), as a device would; the
@@ -231,7 +231,7 @@ namespace RealtimeVoice.Tests
                 var output = new float[1024 * 2];
                 long fed = 0, modelFrames = 0;
                 var sw = System.Diagnostics.Stopwatch.StartNew();
-                while (sw.ElapsedMilliseconds < 20000 && (transcripts.Count == 0 || modelFrames < rate))
+                while (sw.ElapsedMilliseconds < 40000 && (transcripts.Count == 0 || modelFrames < rate))
                 {
                     for (int k = 0; k < 3 && fed < rate * 25 / 10; k++)
                     {
@@ -287,7 +287,7 @@ namespace RealtimeVoice.Tests
                 v.onStateChanged.AddListener(s => states.Add(s));
                 v.onAssistantTranscript.AddListener((t, f) => { if (f) finals.Add(t); });
                 v.InvokeMessage("Start");
-                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => v.InvokeMessage("Update"), 10000,
+                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => v.InvokeMessage("Update"), 20000,
                                   () => LiveSessionTests.Seen("Ready", states, null) + " native state " + v.State + " log: " + string.Join(" | ", Debug.Messages.ToArray()));
                 var chunk = new float[480];
                 Action feed = () =>
@@ -313,7 +313,7 @@ namespace RealtimeVoice.Tests
                 Assert.Equal(8UL * 4800, v.GetStats().MicFramesIn, "exactly the held audio was sent");
                 var output = new float[960];
                 Assert.Eventually(() => finals.Count >= 1, () => { v.InvokeMessage("Update"); v.InvokeMessage("OnAudioFilterRead", output, 2); },
-                                  10000, "the model answers the committed turn");
+                                  20000, "the model answers the committed turn");
             }
             finally
             {
@@ -344,7 +344,7 @@ namespace RealtimeVoice.Tests
                     v.InvokeMessage("Start");
                     bool good = token == "ek_mono_test_token";
                     var want = good ? RealtimeState.Ready : RealtimeState.Failed;
-                    Assert.Eventually(() => states.Contains(want), () => v.InvokeMessage("Update"), 10000,
+                    Assert.Eventually(() => states.Contains(want), () => v.InvokeMessage("Update"), 20000,
                                       () => token + " -> " + want + " (states " + string.Join(",", states.ConvertAll(x => x.ToString()).ToArray()) +
                                             "; native state " + v.State + "; session " + (v.Session == null ? "none" : v.Session.Handle.ToString()) +
                                             "; log " + string.Join(" | ", Debug.Messages.ToArray()) + ")");

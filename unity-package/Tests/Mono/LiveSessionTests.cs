@@ -100,7 +100,7 @@ namespace RealtimeVoice.Tests
                 s.UserTranscript += (text, final) => { if (final) userFinal.Add(text); };
                 s.Error += (code, message, fatal) => errors.Add(code + ": " + message);
                 s.Connect();
-                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => s.Poll(), 10000, () => Seen("Ready", states, errors) + " native state " + s.State);
+                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => s.Poll(), 20000, () => Seen("Ready", states, errors) + " native state " + s.State);
                 Assert.Equal(RealtimeState.Ready, s.State, "native state");
 
                 // Stream 1.2 s of speech then 1 s of silence from a 48 kHz mono mic in 20 ms pushes,
@@ -114,7 +114,7 @@ namespace RealtimeVoice.Tests
                 s.ResponseDone += (id, status) => responsesDone++;
                 int wanted = ScriptedTool ? 2 : 1; // tool call response, then the spoken answer
                 var sw = Stopwatch.StartNew();
-                while (sw.ElapsedMilliseconds < 20000)
+                while (sw.ElapsedMilliseconds < 40000)
                 {
                     if (micFrames < rate * 22 / 10)
                     {
@@ -197,7 +197,7 @@ namespace RealtimeVoice.Tests
                 s.StateChanged += st => untrusted.Add(st);
                 s.Error += (c, m, f) => errors.Add(c + ": " + m);
                 s.Connect();
-                Assert.Eventually(() => untrusted.Contains(RealtimeState.Failed), () => s.Poll(), 10000,
+                Assert.Eventually(() => untrusted.Contains(RealtimeState.Failed), () => s.Poll(), 20000,
                                   "untrusted certificate fails (states " + string.Join(",", untrusted.ConvertAll(x => x.ToString()).ToArray()) + ")");
                 Assert.True(!untrusted.Contains(RealtimeState.Ready), "never ready without trust");
                 Assert.True(errors.Count > 0, "an error explains why");
@@ -221,7 +221,7 @@ namespace RealtimeVoice.Tests
                 }
                 s.SendText("Hello over TLS");
                 var buf = new float[960];
-                Assert.Eventually(() => frames > 0, () => { s.Poll(); frames += s.PullPlayback(buf, 480, 2, 48000); }, 10000,
+                Assert.Eventually(() => frames > 0, () => { s.Poll(); frames += s.PullPlayback(buf, 480, 2, 48000); }, 20000,
                                   "model audio over wss://");
             }
         }
@@ -240,7 +240,7 @@ namespace RealtimeVoice.Tests
                 s.SpeechStarted += () => speechStarted++;
                 s.ResponseDone += (id, st) => done++;
                 s.Connect();
-                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => s.Poll(), 10000, () => Seen("Ready", states, errors) + " native state " + s.State);
+                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => s.Poll(), 20000, () => Seen("Ready", states, errors) + " native state " + s.State);
                 var mic = new float[480];
                 for (long f = 0; f < 48000; f += 480)
                 {
@@ -252,7 +252,7 @@ namespace RealtimeVoice.Tests
                 var buf = new float[960];
                 long frames = 0;
                 Assert.Eventually(() => done >= 1 && frames > 24000, () => { s.Poll(); frames += s.PullPlayback(buf, 480, 2, 48000); },
-                                  10000, "answer after commit");
+                                  20000, "answer after commit");
                 Assert.Equal(0, speechStarted, "no server VAD in push-to-talk");
                 Assert.True(errors.Count == 0, "no errors (turn_detection null accepted): " + string.Join("; ", errors.ToArray()));
             }
@@ -272,11 +272,11 @@ namespace RealtimeVoice.Tests
                 s.AssistantTranscript += (t, f) => { if (f) finals.Add(t); };
                 s.ResponseStarted += id => started++;
                 s.Connect();
-                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => s.Poll(), 10000, () => Seen("Ready", states, errors) + " native state " + s.State);
+                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => s.Poll(), 20000, () => Seen("Ready", states, errors) + " native state " + s.State);
                 s.SendText("Move the cube to the left, s'il vous plaît ✓");
                 var buf = new float[441 * 2];
                 long frames = 0;
-                Assert.Eventually(() => frames > 0, () => { s.Poll(); frames += s.PullPlayback(buf, 441, 2, 44100); }, 10000,
+                Assert.Eventually(() => frames > 0, () => { s.Poll(); frames += s.PullPlayback(buf, 441, 2, 44100); }, 20000,
                                   "model audio at 44.1 kHz");
                 Assert.True(started >= 1, "response started");
                 s.CancelResponse(); // barge-in by button: playback is flushed at once
