@@ -83,6 +83,9 @@ trap cleanup EXIT
 start_server() {
   local name="$1" bin="$2"
   shift 2
+  # Remove the previous run's output first: the child truncates it only once it runs, and
+  # reading the old "listening" line would point the tests at a dead port.
+  rm -f "$OUT/$name.out" "$OUT/$name.log"
   "$bin" "$@" >"$OUT/$name.out" 2>"$OUT/$name.log" &
   local pid=$!
   SERVER_PIDS+=("$pid")

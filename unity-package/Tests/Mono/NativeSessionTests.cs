@@ -146,7 +146,7 @@ namespace RealtimeVoice.Tests
         {
             ulong handle = CreateAndForget();
             Assert.True(NativeMethods.rv_session_state(handle) >= 0, "alive before collection");
-            for (int i = 0; i < 5 && NativeMethods.rv_session_state(handle) >= 0; i++)
+            for (int i = 0; i < 20 && NativeMethods.rv_session_state(handle) >= 0; i++)
             {
                 GC.Collect();
                 GC.WaitForPendingFinalizers();
@@ -156,8 +156,13 @@ namespace RealtimeVoice.Tests
 
         private static ulong CreateAndForget()
         {
-            var s = new RealtimeSession(OfflineConfig);
-            return s.Handle;
+            // Created on a thread that then ends: Mono scans stacks conservatively, and a stale
+            // slot on this thread's stack could keep the object alive.
+            ulong handle = 0;
+            var t = new System.Threading.Thread(() => { handle = new RealtimeSession(OfflineConfig).Handle; });
+            t.Start();
+            t.Join();
+            return handle;
         }
 
         [Test]
