@@ -87,7 +87,7 @@ fn mutate(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
                 // deep nesting
                 let depth = 1 + rng.below(5000);
                 let mut d = vec![b'['; depth];
-                d.extend(std::iter::repeat_n(b']', depth));
+                d.resize(depth * 2, b']');
                 let i = rng.below(len + 1);
                 v.splice(i..i, d);
             }
