@@ -107,14 +107,9 @@ if [[ "${RV_NO_SERVER:-0}" != "1" ]]; then
   [[ -x "$SERVER_BIN" ]] || { echo "run-mono-tests: $SERVER_BIN missing" >&2; exit 2; }
   # Scripted: the first response is the model calling move_cube({"dx":1,"dy":0,"dz":0}), and the
   # first user turn is transcribed as below (later responses are the default spoken answer).
-  if "$SERVER_BIN" --help 2>&1 | grep -q -- '--tool-call'; then
-    start_server server "$SERVER_BIN" --port 0 --no-stdin \
-      --tool-call move_cube '{"dx":1,"dy":0,"dz":0}' --user-transcript "Move the cube one meter to the right."
-    RV_TEST_SCRIPTED_TOOL=1
-  else
-    echo "run-mono-tests: this rv-mock-server cannot script a tool call; tool-call assertions are skipped" >&2
-    start_server server "$SERVER_BIN" --port 0 --no-stdin
-  fi
+  start_server server "$SERVER_BIN" --port 0 --no-stdin \
+    --tool-call move_cube '{"dx":1,"dy":0,"dz":0}' --user-transcript "Move the cube one meter to the right."
+  RV_TEST_SCRIPTED_TOOL=1
   RV_TEST_SERVER_URL="$SERVER_URL"
   start_server tls-server "$SERVER_BIN" --port 0 --no-stdin --tls
   RV_TEST_TLS_URL="$SERVER_URL"
