@@ -6,16 +6,7 @@ use realtime_voice::ffi::*;
 use rv_mock_server::{Fault, MockConfig, MockServer, ResponseSpec};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use support::{voice, Devices, Rv};
-
-const T: Duration = Duration::from_secs(10);
-
-fn ready(server: &MockServer, extra: &str) -> Rv {
-    let mut rv = Rv::for_server(&server.url(), extra);
-    rv.connect();
-    rv.wait_type(T, "session_ready");
-    rv
-}
+use support::{ready, voice, Devices, Rv, T};
 
 #[test]
 fn handshake_and_first_session_update_are_ga() {

@@ -9,16 +9,7 @@ use rv_mock_server::{Fault, MockConfig, MockServer, ResponseSpec};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
-use support::{voice, Rv};
-
-const T: Duration = Duration::from_secs(10);
-
-fn ready(server: &MockServer, extra: &str) -> Rv {
-    let mut rv = Rv::for_server(&server.url(), extra);
-    rv.connect();
-    rv.wait_type(T, "session_ready");
-    rv
-}
+use support::{ready, voice, Rv, T};
 
 #[test]
 fn a_stalled_server_is_noticed_within_seconds() {

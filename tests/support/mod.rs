@@ -9,6 +9,17 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// How long a test waits for anything before failing (generous: the machine is shared).
+pub const T: Duration = Duration::from_secs(10);
+
+/// A session on `server`, connected and ready. `extra` is more config JSON members.
+pub fn ready(server: &rv_mock_server::MockServer, extra: &str) -> Rv {
+    let mut rv = Rv::for_server(&server.url(), extra);
+    rv.connect();
+    rv.wait_type(T, "session_ready");
+    rv
+}
+
 /// A session handle with helpers; destroyed on drop.
 pub struct Rv {
     pub handle: RvSession,
