@@ -13,6 +13,7 @@
 pub mod capture;
 pub mod pcm;
 pub mod playback;
+pub mod reference;
 pub mod resample;
 pub mod wav;
 

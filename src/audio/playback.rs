@@ -131,6 +131,8 @@ struct Shared {
     switch: AtomicU64,
     /// The rate the consumer was last called with.
     device_rate: AtomicU32,
+    /// Reference frames dropped because the echo canceller's side did not drain them.
+    reference_dropped: AtomicU64,
     underruns: AtomicU64,
 }
 
@@ -174,6 +176,7 @@ pub fn playback_pipeline(
         released_to: AtomicU64::new(0),
         switch: AtomicU64::new(pack_switch(cfg.output_rate, 0)),
         device_rate: AtomicU32::new(cfg.output_rate),
+        reference_dropped: AtomicU64::new(0),
         underruns: AtomicU64::new(0),
     });
     let resampler = StreamResampler::new(MODEL_AUDIO_RATE, cfg.output_rate)?;
@@ -220,6 +223,7 @@ pub fn playback_pipeline(
         prebuffer_ms: cfg.prebuffer_ms,
         interp_prev: 0.0,
         interp_frac: 0.0,
+        reference: None,
     };
     Ok((producer, consumer))
 }
@@ -604,6 +608,35 @@ impl PlaybackProducer {
     }
 }
 
+/// The reading end of the far-end reference (see [`PlaybackConsumer::reference_tap`]),
+/// owned by the capture side.
+pub struct ReferenceTap {
+    ring: HeapCons<f32>,
+    shared: Arc<Shared>,
+}
+
+impl ReferenceTap {
+    /// The device rate of the reference frames (the rate `pull` was last called with).
+    pub fn device_rate(&self) -> u32 {
+        self.shared.device_rate.load(Ordering::Acquire)
+    }
+
+    /// Moves every reference frame played so far into `out` (appended); returns how many.
+    pub fn drain_into(&mut self, out: &mut Vec<f32>) -> usize {
+        let n = self.ring.occupied_len();
+        let start = out.len();
+        out.resize(start + n, 0.0);
+        let got = self.ring.pop_slice(&mut out[start..]);
+        out.truncate(start + got);
+        got
+    }
+
+    /// Reference frames dropped because they were not drained in time.
+    pub fn dropped(&self) -> u64 {
+        self.shared.reference_dropped.load(Ordering::Relaxed)
+    }
+}
+
 /// The audio-thread half. `Send`; `pull` never allocates, locks or blocks.
 pub struct PlaybackConsumer {
     ring: HeapCons<f32>,
@@ -619,9 +652,25 @@ pub struct PlaybackConsumer {
     /// Linear interpolator state, used only while the content rate differs from the device.
     interp_prev: f32,
     interp_frac: f64,
+    /// Far-end reference for an echo canceller: every frame handed to the device (mono).
+    reference: Option<HeapProd<f32>>,
 }
 
 impl PlaybackConsumer {
+    /// Taps the far-end reference for an echo canceller: from now on every frame `pull`
+    /// hands to the device (mono: the first channel, silence included) is also copied into
+    /// a lock-free ring holding `capacity_ms` at the highest device rate. Call before the
+    /// audio thread starts (it allocates the ring); `pull` itself only copies.
+    pub fn reference_tap(&mut self, capacity_ms: u32) -> ReferenceTap {
+        let capacity = (MAX_SAMPLE_RATE as u64 * capacity_ms.max(10) as u64 / 1000) as usize;
+        let (prod, cons) = HeapRb::<f32>::new(capacity).split();
+        self.reference = Some(prod);
+        ReferenceTap {
+            ring: cons,
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
     /// Fill `out` (exactly `out.len()` samples, `channels` interleaved; mono model audio is
     /// copied to every channel) and return the frames that carried model audio. Silence on
     /// underrun, before the prebuffer is met, and for any invalid argument.
@@ -696,6 +745,18 @@ impl PlaybackConsumer {
             }
         }
         out[produced * channels..].fill(0.0);
+        if let Some(reference) = self.reference.as_mut() {
+            // What the device gets, silence included, so the reference keeps time with the
+            // mic. A full ring (nobody draining) drops the rest: no allocation, no waiting.
+            for frame in out.chunks_exact(channels) {
+                if reference.try_push(frame[0]).is_err() {
+                    self.shared
+                        .reference_dropped
+                        .fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
+            }
+        }
         self.shared.read_pos.store(self.read_pos, Ordering::Release);
         if produced > 0 {
             self.shared
