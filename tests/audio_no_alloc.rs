@@ -137,6 +137,9 @@ fn pull_never_allocates() {
         stats.rate_changes >= 2,
         "the rate-change paths ran (there and back)"
     );
-    assert!(tap.dropped() > 0, "the reference ring filled up and dropped");
+    assert!(
+        tap.dropped() > 0,
+        "the reference ring filled up and dropped"
+    );
     assert_eq!(total_ops, 0, "pull touched the heap {total_ops} times");
 }

@@ -10,6 +10,7 @@
 //!
 //! Measured figures (quality, delay, speed) are in `docs/audio-figures.md`.
 
+pub mod aec;
 pub mod capture;
 pub mod pcm;
 pub mod playback;

@@ -1,0 +1,306 @@
+//! The echo canceller in a reproducible synthetic room, with its figures computed (never
+//! hard-coded) and checked against the targets: ERLE >= 25 dB after convergence in
+//! far-end-only speech, convergence within 1 s, the near end kept (SNR >= 15 dB against the
+//! clean near end) in double talk, and recovery within 1 s after the echo delay jumps +50 ms.
+//!
+//! Room: far end = the model's speech fixture; echo = bulk delay, a 50 ms exponentially
+//! decaying room response (seeded), gain, a slightly nonlinear loudspeaker, white noise at
+//! -60 dBFS. Near end = another voice, in a double-talk stretch.
+
+use realtime_voice::audio::aec::{EchoCanceller, BLOCK};
+use realtime_voice::audio::resample::StreamResampler;
+use realtime_voice::audio::wav::read_wav;
+
+const RATE: usize = 24_000;
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn gauss(&mut self) -> f64 {
+        let (u, v) = (self.next().max(1e-12), self.next());
+        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+    }
+}
+
+fn fixture(name: &str) -> Vec<f32> {
+    read_wav(format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap()
+        .to_mono()
+}
+
+fn far_speech(seconds: f64) -> Vec<f32> {
+    let one = fixture("assistant_reply_24k.wav");
+    let n = (seconds * RATE as f64) as usize;
+    one.iter().cycle().take(n).map(|s| s * 0.9).collect()
+}
+
+fn near_speech() -> Vec<f32> {
+    let src = fixture("user_interrupt_48k.wav");
+    let mut r = StreamResampler::new(48_000, 24_000).unwrap();
+    let mut out = Vec::new();
+    r.process(&src, &mut |b| out.extend_from_slice(b));
+    out
+}
+
+/// The room's response: a direct path then 50 ms of decaying reflections, scaled to `gain_db`.
+fn room_response(rng: &mut Rng, gain_db: f64) -> Vec<f32> {
+    let len = RATE / 20;
+    let mut h: Vec<f64> = (0..len)
+        .map(|n| {
+            if n == 0 {
+                1.0
+            } else {
+                0.4 * rng.gauss() * (-(n as f64) / (0.012 * RATE as f64)).exp()
+            }
+        })
+        .collect();
+    let energy: f64 = h.iter().map(|v| v * v).sum();
+    let g = 10f64.powf(gain_db / 20.0) / energy.sqrt();
+    h.iter_mut().for_each(|v| *v *= g);
+    h.iter().map(|&v| v as f32).collect()
+}
+
+/// Mic = loudspeaker(far) through the room with `delay_ms` (changing to `delay2_ms` at
+/// `jump_at`), plus noise. Returns the echo alone (for reference) and the mic.
+fn echo_path(
+    far: &[f32],
+    h: &[f32],
+    delay_ms: usize,
+    jump: Option<(usize, usize)>,
+    rng: &mut Rng,
+) -> Vec<f32> {
+    // A slightly nonlinear loudspeaker (cubic soft saturation, about 1 % distortion at
+    // full scale).
+    let driven: Vec<f32> = far.iter().map(|&x| x - 0.05 * x * x * x).collect();
+    let mut echo = vec![0f32; far.len()];
+    for (i, slot) in echo.iter_mut().enumerate() {
+        let d = match jump {
+            Some((at, d2)) if i >= at => d2,
+            _ => delay_ms,
+        } * RATE
+            / 1000;
+        if i < d {
+            continue;
+        }
+        let src = i - d;
+        let mut acc = 0.0;
+        for (k, &hk) in h.iter().enumerate() {
+            if k > src {
+                break;
+            }
+            acc += hk * driven[src - k];
+        }
+        *slot = acc;
+    }
+    let noise = 0.001; // -60 dBFS
+    echo.iter()
+        .map(|&e| e + (noise * rng.gauss()) as f32)
+        .collect()
+}
+
+fn run(far: &[f32], mic: &[f32]) -> (Vec<f32>, EchoCanceller) {
+    let mut aec = EchoCanceller::new(RATE as u32);
+    let mut out = vec![0f32; mic.len()];
+    // 10 ms calls, as the capture path makes them.
+    for ((f, m), o) in far
+        .chunks(240)
+        .zip(mic.chunks(240))
+        .zip(out.chunks_mut(240))
+    {
+        aec.process(f, m, o);
+    }
+    // The output lags by one block: align it with the input.
+    out.drain(..BLOCK);
+    out.resize(mic.len(), 0.0);
+    (out, aec)
+}
+
+fn pow(x: &[f32]) -> f64 {
+    x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>()
+}
+
+/// Windowed ERLE (200 ms) where the echo is active: (start s, dB).
+fn erle_windows(echo_mic: &[f32], out: &[f32], from: usize, to: usize) -> Vec<(f64, f64)> {
+    let w = RATE / 5;
+    let mut v = Vec::new();
+    let mut i = from;
+    while i + w <= to {
+        let m = pow(&echo_mic[i..i + w]) / w as f64;
+        if m > 1e-4 {
+            // echo present (well above the -60 dBFS noise)
+            let e = pow(&out[i..i + w]) / w as f64;
+            v.push((i as f64 / RATE as f64, 10.0 * (m / e.max(1e-15)).log10()));
+        }
+        i += w;
+    }
+    v
+}
+
+/// First time from which every window holds >= 20 dB.
+fn settle_time(windows: &[(f64, f64)], from_s: f64) -> f64 {
+    let mut t = f64::INFINITY;
+    for (i, &(start, _)) in windows.iter().enumerate() {
+        if windows[i..].iter().all(|&(_, e)| e >= 20.0) {
+            t = start - from_s;
+            break;
+        }
+    }
+    t.max(0.0)
+}
+
+struct Figures {
+    erle_db: f64,
+    convergence_s: f64,
+    double_talk_snr_db: f64,
+    recovery_s: f64,
+}
+
+fn room(delay_ms: usize, gain_db: f64, seed: u64) -> Figures {
+    let mut rng = Rng(seed);
+    let far = far_speech(15.0);
+    let h = room_response(&mut rng, gain_db);
+    let jump_at = 11 * RATE;
+    let echo = echo_path(&far, &h, delay_ms, Some((jump_at, delay_ms + 50)), &mut rng);
+    // Near end in 6-9 s, 6 dB under the echo's level there.
+    let near_raw = near_speech();
+    let (dt0, dt1) = (6 * RATE, 9 * RATE);
+    let seg = dt1 - dt0;
+    let near_seg: Vec<f32> = near_raw.iter().cycle().take(seg).copied().collect();
+    let echo_level = (pow(&echo[dt0..dt1]) / seg as f64).sqrt();
+    let near_level = (pow(&near_seg) / seg as f64).sqrt();
+    let k = (echo_level / near_level * 10f64.powf(-6.0 / 20.0)) as f32;
+    let mut near = vec![0f32; far.len()];
+    for (i, v) in near_seg.iter().enumerate() {
+        near[dt0 + i] = v * k;
+    }
+    let mic: Vec<f32> = echo.iter().zip(&near).map(|(e, n)| e + n).collect();
+    let (out, _aec) = run(&far, &mic);
+
+    let first = erle_windows(&echo, &out, 0, dt0);
+    if std::env::var_os("RV_AEC_DEBUG").is_some() {
+        let all = erle_windows(&echo, &out, 0, far.len());
+        eprintln!(
+            "{delay_ms} ms: {:?}",
+            all.iter()
+                .map(|w| format!("{:.1}s:{:.0}", w.0, w.1))
+                .collect::<Vec<_>>()
+        );
+        eprintln!("stats at the end: {:?}", _aec.stats());
+    }
+    let convergence_s = settle_time(&first, 0.0);
+    let steady: Vec<&(f64, f64)> = first.iter().filter(|w| w.0 >= 1.0).collect();
+    let (m, e): (f64, f64) = steady.iter().fold((0.0, 0.0), |acc, w| {
+        let i = (w.0 * RATE as f64) as usize;
+        (
+            acc.0 + pow(&echo[i..i + RATE / 5]),
+            acc.1 + pow(&out[i..i + RATE / 5]),
+        )
+    });
+    let erle_db = 10.0 * (m / e.max(1e-15)).log10();
+
+    // Double talk: the output against the clean near end (best gain removed).
+    let (o, n) = (&out[dt0..dt1], &near[dt0..dt1]);
+    let g = o
+        .iter()
+        .zip(n)
+        .map(|(a, b)| f64::from(*a) * f64::from(*b))
+        .sum::<f64>()
+        / pow(n);
+    let err: f64 = o
+        .iter()
+        .zip(n)
+        .map(|(a, b)| (f64::from(*a) - g * f64::from(*b)).powi(2))
+        .sum();
+    let double_talk_snr_db = 10.0 * (g * g * pow(n) / err.max(1e-15)).log10();
+
+    let after = erle_windows(&echo, &out, jump_at, far.len());
+    let recovery_s = settle_time(&after, jump_at as f64 / RATE as f64);
+    Figures {
+        erle_db,
+        convergence_s,
+        double_talk_snr_db,
+        recovery_s,
+    }
+}
+
+// Issue 7 is open: the canceller does not meet these targets yet (figures in
+// docs/aec-figures.md). Run with `cargo test --release --test aec_room -- --ignored --nocapture`.
+#[test]
+#[ignore = "issue 7: the echo canceller does not meet the targets yet"]
+fn synthetic_room_meets_the_targets() {
+    println!("delay  gain | ERLE far-only | convergence | near-end SNR in double talk | recovery after +50 ms");
+    let rooms = [(80usize, -10.0, 1u64), (20, -6.0, 2), (200, -20.0, 3)];
+    let figures: Vec<Figures> = rooms.iter().map(|&(d, g, seed)| room(d, g, seed)).collect();
+    for (&(delay, gain, _), f) in rooms.iter().zip(&figures) {
+        println!(
+            "{delay:>4} ms {gain:>5} dB | {:>9.1} dB | {:>8.2} s | {:>10.1} dB | {:>8.2} s",
+            f.erle_db, f.convergence_s, f.double_talk_snr_db, f.recovery_s
+        );
+    }
+    for (&(delay, gain, _), f) in rooms.iter().zip(&figures) {
+        assert!(
+            f.erle_db >= 25.0,
+            "{delay} ms/{gain} dB: ERLE {:.1} dB < 25",
+            f.erle_db
+        );
+        assert!(
+            f.convergence_s <= 1.0,
+            "{delay} ms/{gain} dB: converged after {:.2} s",
+            f.convergence_s
+        );
+        assert!(
+            f.double_talk_snr_db >= 15.0,
+            "{delay} ms/{gain} dB: near end at {:.1} dB",
+            f.double_talk_snr_db
+        );
+        assert!(
+            f.recovery_s <= 1.0,
+            "{delay} ms/{gain} dB: recovered after {:.2} s",
+            f.recovery_s
+        );
+    }
+}
+
+#[test]
+fn a_delayed_echo_is_cancelled_once_the_delay_is_found() {
+    // Speech through an 80 ms delay at -10 dB, no room tail, no noise: the delay estimator
+    // must find the delay and the linear filter must converge.
+    let far = far_speech(8.0);
+    let d = 80 * RATE / 1000;
+    let mut mic = vec![0f32; far.len()];
+    for i in d..far.len() {
+        mic[i] = 0.316 * far[i - d];
+    }
+    let (out, aec) = run(&far, &mic);
+    let tail = 5 * RATE..8 * RATE;
+    let erle = 10.0 * (pow(&mic[tail.clone()]) / pow(&out[tail]).max(1e-15)).log10();
+    assert!(erle >= 25.0, "ERLE over 5-8 s: {erle:.1} dB");
+    let stats = aec.stats();
+    assert!(
+        (75..=100).contains(&stats.delay_ms),
+        "estimated delay {} ms",
+        stats.delay_ms
+    );
+    assert!(stats.converged);
+}
+
+#[test]
+fn without_echo_the_near_end_passes_untouched() {
+    let near: Vec<f32> = near_speech().iter().map(|s| s * 0.5).collect();
+    let far = vec![0f32; near.len()];
+    let (out, aec) = run(&far, &near);
+    let n = near.len() - BLOCK;
+    let err: f64 = out[..n]
+        .iter()
+        .zip(&near[..n])
+        .map(|(a, b)| f64::from(a - b).powi(2))
+        .sum();
+    let snr = 10.0 * (pow(&near[..n]) / err.max(1e-15)).log10();
+    assert!(snr > 60.0, "near end altered with no far end: {snr:.1} dB");
+    assert_eq!(aec.stats().delay_ms, -1);
+}
