@@ -342,6 +342,31 @@ impl Session {
         std::mem::take(&mut self.out)
     }
 
+    /// A new output item: recorded, then announced as `response.output_item.added` and
+    /// `conversation.item.added`.
+    fn add_output_item(
+        &mut self,
+        item_id: &str,
+        item: &Value,
+        response_id: &str,
+        output_index: usize,
+        previous: &Value,
+    ) {
+        self.items.push(Item {
+            id: item_id.to_string(),
+            value: item.clone(),
+            audio_samples: 0,
+        });
+        self.emit(
+            "response.output_item.added",
+            json!({"response_id": response_id, "output_index": output_index, "item": item}),
+        );
+        self.emit(
+            "conversation.item.added",
+            json!({"previous_item_id": previous, "item": item}),
+        );
+    }
+
     fn emit(&mut self, kind: &str, mut fields: Value) {
         let Some(kind) = self.shape.event_name(kind) else {
             return;
@@ -1089,19 +1114,7 @@ impl Session {
         });
         let item = json!({"id": item_id, "object": "realtime.item", "type": "message",
                           "status": "in_progress", "role": "assistant", "content": []});
-        self.items.push(Item {
-            id: item_id.clone(),
-            value: item.clone(),
-            audio_samples: 0,
-        });
-        self.emit(
-            "response.output_item.added",
-            json!({"response_id": response_id, "output_index": output_index, "item": item}),
-        );
-        self.emit(
-            "conversation.item.added",
-            json!({"previous_item_id": previous, "item": item}),
-        );
+        self.add_output_item(&item_id, &item, &response_id, output_index, &previous);
         let part = match modality {
             Modality::Audio => json!({"type": "audio", "transcript": ""}),
             Modality::Text => json!({"type": "text", "text": ""}),
@@ -1233,19 +1246,7 @@ impl Session {
         let output_index = active.output.len();
         let mut item = json!({"id": item_id, "object": "realtime.item", "type": "function_call",
                               "status": "in_progress", "name": name, "call_id": call_id, "arguments": ""});
-        self.items.push(Item {
-            id: item_id.clone(),
-            value: item.clone(),
-            audio_samples: 0,
-        });
-        self.emit(
-            "response.output_item.added",
-            json!({"response_id": response_id, "output_index": output_index, "item": item}),
-        );
-        self.emit(
-            "conversation.item.added",
-            json!({"previous_item_id": previous, "item": item}),
-        );
+        self.add_output_item(&item_id, &item, &response_id, output_index, &previous);
         let chars: Vec<char> = arguments.chars().collect();
         for piece in chars.chunks(24) {
             let delta: String = piece.iter().collect();
