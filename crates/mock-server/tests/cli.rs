@@ -4,15 +4,16 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::*;
 
-#[test]
-fn prints_one_line_serves_and_exits_when_stdin_closes() {
+/// Starts the binary with `args`; returns it, its stdout after the first line, and the URL
+/// that line announced.
+fn spawn(args: &[&str]) -> (Child, BufReader<ChildStdout>, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_rv-mock-server"))
-        .args(["--key", "sk-cli", "--ping-secs", "0"])
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -25,6 +26,12 @@ fn prints_one_line_serves_and_exits_when_stdin_closes() {
         .strip_prefix("listening ")
         .expect("listening line")
         .to_string();
+    (child, stdout, url)
+}
+
+#[test]
+fn prints_one_line_serves_and_exits_when_stdin_closes() {
+    let (mut child, mut stdout, url) = spawn(&["--key", "sk-cli", "--ping-secs", "0"]);
     assert!(
         url.starts_with("ws://127.0.0.1:") && url.ends_with("/v1/realtime"),
         "{url}"
@@ -56,26 +63,13 @@ fn prints_one_line_serves_and_exits_when_stdin_closes() {
 
 #[test]
 fn scripted_responses_from_the_command_line() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rv-mock-server"))
-        .args([
-            "--tool-call",
-            "move_cube",
-            r#"{"dx":1,"dy":0,"dz":0}"#,
-            "--audio-ms",
-            "200",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn the binary");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    let url = line
-        .trim_end()
-        .strip_prefix("listening ")
-        .unwrap()
-        .to_string();
+    let (mut child, _stdout, url) = spawn(&[
+        "--tool-call",
+        "move_cube",
+        r#"{"dx":1,"dy":0,"dz":0}"#,
+        "--audio-ms",
+        "200",
+    ]);
     let mut c = connect(&url);
     c.until("session.created", Duration::from_secs(5));
     c.send(serde_json::json!({"type": "response.create"}));
