@@ -108,6 +108,8 @@ pub struct EchoCanceller {
     gain: f32,
     estimated: bool,
     y_fg: Vec<f32>,
+    /// Slowly decaying peak of the far end's mean bin power (regularises the step).
+    long_power: f32,
 }
 
 fn energy(x: &[f32]) -> f32 {
@@ -165,6 +167,7 @@ impl EchoCanceller {
             gain: 1.0,
             estimated: false,
             y_fg: vec![0.0; BLOCK],
+            long_power: 0.0,
         }
     }
 
@@ -307,13 +310,22 @@ impl EchoCanceller {
         let head = self.x_head;
         // Per-bin far-end power over the filter's span (what NLMS normalises by): the
         // newest partition replaces the oldest.
-        let inv_p = 1.0 / self.partitions as f32;
-        for k in 0..BINS {
-            let old = self.x_parts[head][k].norm_sqr();
-            let new = self.spec[k].norm_sqr();
-            self.power[k] = (self.power[k] + (new - old) * inv_p).max(0.0);
-        }
         self.x_parts[head].copy_from_slice(&self.spec);
+        // Recomputed exactly each block (a running sum drifts, and a drifted-to-zero bin
+        // would take a huge step).
+        let inv_p = 1.0 / self.partitions as f32;
+        self.power.iter_mut().for_each(|p| *p = 0.0);
+        for x in &self.x_parts {
+            for (p, v) in self.power.iter_mut().zip(x) {
+                *p += v.norm_sqr() * inv_p;
+            }
+        }
+        let mean: f32 = self.power.iter().sum::<f32>() / BINS as f32;
+        self.long_power = if mean > self.long_power {
+            mean
+        } else {
+            0.999 * self.long_power + 0.001 * mean
+        };
 
         // 3. Foreground output.
         self.filter(true);
