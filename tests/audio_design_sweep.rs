@@ -11,14 +11,6 @@ use realtime_voice::audio::resample::{
     SincDesign, StreamResampler, CUTOFF_RELATIVE, TARGET_DELAY_MS,
 };
 
-const PAIRS: [(u32, u32); 5] = [
-    (48_000, 24_000),
-    (44_100, 24_000),
-    (48_000, 16_000),
-    (24_000, 48_000),
-    (24_000, 44_100),
-];
-
 /// (worst passband SNR over the pairs, worst attenuation at 1.02 x output Nyquist).
 fn measure(delay_ms: f64, cutoff: f32) -> (f64, f64) {
     let mut worst_snr = f64::MAX;

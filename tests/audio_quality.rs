@@ -14,14 +14,6 @@ use realtime_voice::audio::capture::CapturePipeline;
 use realtime_voice::audio::playback::{playback_pipeline, PlaybackConfig};
 use realtime_voice::audio::resample::StreamResampler;
 
-const PAIRS: [(u32, u32); 5] = [
-    (48_000, 24_000),
-    (44_100, 24_000),
-    (48_000, 16_000),
-    (24_000, 48_000),
-    (24_000, 44_100),
-];
-
 fn resample_all(i: u32, o: u32, x: &[f32]) -> (Vec<f32>, f64) {
     let mut r = StreamResampler::new(i, o).unwrap();
     let mut y = Vec::new();

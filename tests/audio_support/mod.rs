@@ -3,6 +3,15 @@
 
 use std::f64::consts::PI;
 
+/// The rate pairs the issue names: mic 48k/44.1k -> 24k, 48k -> 16k; model 24k -> 48k/44.1k.
+pub const PAIRS: [(u32, u32); 5] = [
+    (48_000, 24_000),
+    (44_100, 24_000),
+    (48_000, 16_000),
+    (24_000, 48_000),
+    (24_000, 44_100),
+];
+
 /// A sum of sines: (frequency Hz, amplitude, phase rad).
 pub struct Tones(pub Vec<(f64, f64, f64)>);
 
