@@ -492,3 +492,81 @@ pub fn truncate_for_message(s: &str) -> String {
     }
     format!("{}...", &s[..end])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(extra: &str) -> Session {
+        let json = format!(r#"{{"url":"ws://127.0.0.1:9/v1/realtime"{extra}}}"#);
+        Session::new(SessionConfig::from_json(&json).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_mic_path_cancels_echo_exactly_when_the_config_says() {
+        assert!(session("").capture.lock().cancels_echo(), "on by default");
+        assert!(!session(r#","half_duplex":true"#)
+            .capture
+            .lock()
+            .cancels_echo());
+        assert!(!session(r#","echo_cancellation":false"#)
+            .capture
+            .lock()
+            .cancels_echo());
+        assert!(session(r#","half_duplex":true,"echo_cancellation":true"#)
+            .capture
+            .lock()
+            .cancels_echo());
+    }
+
+    #[test]
+    fn echo_figures_start_unknown_and_follow_the_canceller() {
+        let s = session(r#","prebuffer_ms":0"#);
+        let st = &s.shared.stats;
+        assert_eq!(st.echo_delay_ms.load(Ordering::Relaxed), -1);
+        // The model speaks (a voice-like buzz) and the mic hears it 40 ms later at -10 dB;
+        // mic pushes before connect still run the canceller (the chunks are dropped).
+        let mut producer = s.producer.lock().take().unwrap();
+        let voice: Vec<i16> = (0..24_000 * 4)
+            .map(|i| {
+                let t = i as f64 / 24_000.0;
+                let env = ((t * 4.0).fract() * std::f64::consts::PI).sin();
+                let v: f64 = (1..6)
+                    .map(|k| (t * 160.0 * k as f64 * std::f64::consts::TAU).sin() / k as f64)
+                    .sum();
+                (v * env * 8000.0) as i16
+            })
+            .collect();
+        producer.push_pcm16("item", &voice);
+        let mut played = vec![0f32; 1920];
+        let mut device = vec![0f32; 960];
+        let mut mic = vec![0f32; 960];
+        for step in 0..300 {
+            producer.pump();
+            s.pull_playback(&mut device, 2, 48_000);
+            played.extend(device.iter().step_by(2));
+            for (i, frame) in mic.chunks_exact_mut(2).enumerate() {
+                frame.fill(played[step * 480 + i] * 0.316);
+            }
+            s.push_mic(&mic, 2, 48_000).unwrap();
+        }
+        let figures = s.capture.lock().echo_stats().unwrap();
+        assert!(
+            figures.delay_ms >= 0,
+            "the canceller found the echo: {figures:?}"
+        );
+        assert_eq!(st.echo_delay_ms.load(Ordering::Relaxed), figures.delay_ms);
+        assert_eq!(
+            f32::from_bits(st.echo_erle_db_bits.load(Ordering::Relaxed)),
+            figures.erle_db
+        );
+        assert_eq!(st.echo_converged.load(Ordering::Relaxed), figures.converged);
+        // Off: the figures never move from -1 / 0 / false.
+        let off = session(r#","echo_cancellation":false"#);
+        off.push_mic(&mic, 2, 48_000).unwrap();
+        let st = &off.shared.stats;
+        assert_eq!(st.echo_delay_ms.load(Ordering::Relaxed), -1);
+        assert_eq!(st.echo_erle_db_bits.load(Ordering::Relaxed), 0);
+        assert!(!st.echo_converged.load(Ordering::Relaxed));
+    }
+}
