@@ -43,13 +43,19 @@ struct EchoStage {
     skip: usize,
 }
 
+/// Scratch reserved up front: 100 ms at the wire rate covers Unity's mic pushes (one frame
+/// of the game's loop); a larger push grows the buffers once.
+fn scratch_len(capture: &CapturePipeline) -> usize {
+    capture.wire_rate() as usize / 10
+}
+
 impl MicPath {
     /// The plain capture path (no echo cancellation).
     pub fn new(capture: CapturePipeline) -> MicPath {
         MicPath {
+            wire: Vec::with_capacity(scratch_len(&capture)),
             capture,
             echo: None,
-            wire: Vec::new(),
         }
     }
 
@@ -68,12 +74,12 @@ impl MicPath {
                 aligner: FarEndAligner::new(tap, rate, max_lag_ms),
                 skip: canceller.latency_samples(),
                 canceller,
-                cleaned: Vec::new(),
+                cleaned: Vec::with_capacity(scratch_len(&capture)),
                 started: false,
                 tap_dropped: 0,
             }),
+            wire: Vec::with_capacity(scratch_len(&capture)),
             capture,
-            wire: Vec::new(),
         }
     }
 
