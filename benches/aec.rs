@@ -34,9 +34,7 @@ fn echo_of(far: &[f32], rate: usize) -> Vec<f32> {
     let mut seed = 11u64;
     (0..far.len())
         .map(|i| {
-            seed = seed
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1);
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
             let noise = ((seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.0035;
             let a = i.checked_sub(d).map_or(0.0, |j| far[j] * 0.3);
             let b = i.checked_sub(r).map_or(0.0, |j| far[j] * -0.08);
