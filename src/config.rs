@@ -72,6 +72,9 @@ pub struct SessionConfig {
     pub half_duplex: bool,
     /// How long the mic stays gated after the model's audio ended, in half-duplex mode.
     pub half_duplex_tail_ms: u32,
+    /// Cancel the echo of the model's voice from the mic (speakers on, full duplex).
+    /// Extension key `echo_cancellation`; when absent it is on unless `half_duplex` is.
+    pub echo_cancellation: bool,
     /// Reconnect policy.
     pub reconnect: ReconnectConfig,
     /// GA (default) or beta schema.
@@ -147,6 +150,7 @@ const KNOWN_KEYS: &[&str] = &[
     "barge_in",
     "half_duplex",
     "half_duplex_tail_ms",
+    "echo_cancellation",
     "reconnect",
     "protocol",
     "ca_certificate_pem",
@@ -174,6 +178,7 @@ impl Default for SessionConfig {
             barge_in: true,
             half_duplex: false,
             half_duplex_tail_ms: 300,
+            echo_cancellation: true,
             reconnect: ReconnectConfig::default(),
             protocol: Protocol::Ga,
             ca_certificate_pem: None,
@@ -402,6 +407,8 @@ impl SessionConfig {
         if let Some(v) = get_u32(&obj, "half_duplex_tail_ms", 0, 5000)? {
             c.half_duplex_tail_ms = v;
         }
+        // With the mic gated while the model speaks there is no echo to cancel.
+        c.echo_cancellation = get_bool(&obj, "echo_cancellation")?.unwrap_or(!c.half_duplex);
         match obj.get("reconnect") {
             None | Some(Value::Null) => {}
             Some(Value::Object(r)) => {
@@ -606,6 +613,44 @@ mod tests {
         assert!(SessionConfig::from_json("{").is_err());
         let e = SessionConfig::from_json(r#"{"url":"http://127.0.0.1/"}"#).unwrap_err();
         assert!(e.0.contains("wss://"), "{e}");
+    }
+
+    #[test]
+    fn echo_cancellation_defaults_to_full_duplex_and_can_be_set() {
+        let parse = |extra: &str| {
+            SessionConfig::from_json(&format!(r#"{{"url":"ws://127.0.0.1:1/"{extra}}}"#))
+        };
+        assert!(parse("").unwrap().echo_cancellation, "on by default");
+        assert!(
+            !parse(r#","half_duplex":true"#).unwrap().echo_cancellation,
+            "off by default in half duplex (the mic is gated while the model speaks)"
+        );
+        assert!(parse(r#","half_duplex":false"#).unwrap().echo_cancellation);
+        assert!(
+            !parse(r#","echo_cancellation":false"#)
+                .unwrap()
+                .echo_cancellation
+        );
+        assert!(
+            parse(r#","half_duplex":true,"echo_cancellation":true"#)
+                .unwrap()
+                .echo_cancellation,
+            "an explicit value wins over the half-duplex default"
+        );
+        assert!(
+            parse(r#","echo_cancellation":null"#)
+                .unwrap()
+                .echo_cancellation
+        );
+        for bad in [r#""yes""#, "1", "{}"] {
+            let e = parse(&format!(r#","echo_cancellation":{bad}"#)).unwrap_err();
+            assert!(
+                e.0.contains("echo_cancellation") && e.0.contains("true or false"),
+                "{e}"
+            );
+        }
+        let e = parse(r#","echo_cancelation":true"#).unwrap_err();
+        assert!(e.0.contains("unknown key `echo_cancelation`"), "{e}");
     }
 
     #[test]

@@ -649,9 +649,9 @@ pub unsafe extern "C" fn rv_get_stats(s: RvSession, out: *mut RvStats) -> i32 {
             playback_overflow_samples: st.playback_overflow_samples.load(Ordering::Relaxed),
             responses: st.responses.load(Ordering::Relaxed),
             tool_calls: st.tool_calls.load(Ordering::Relaxed),
-            echo_delay_ms: -1,
-            echo_erle_db: 0.0,
-            echo_converged: 0,
+            echo_delay_ms: st.echo_delay_ms.load(Ordering::Relaxed),
+            echo_erle_db: f32::from_bits(st.echo_erle_db_bits.load(Ordering::Relaxed)),
+            echo_converged: i32::from(st.echo_converged.load(Ordering::Relaxed)),
             reserved0: 0,
         };
         // SAFETY: non-NULL, writable RvStats (contract).

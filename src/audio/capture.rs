@@ -179,11 +179,22 @@ impl CapturePipeline {
     pub fn flush(&mut self, sink: &mut dyn FnMut(CaptureChunk)) {
         let mut wire = std::mem::take(&mut self.wire);
         wire.clear();
-        if let Some(r) = self.resampler.as_mut() {
-            r.flush_tail(&mut |b| wire.extend_from_slice(b));
-        }
+        self.flush_to_wire(&mut wire);
         self.push_wire(&wire, sink);
         self.wire = wire;
+        self.emit_partial(sink);
+    }
+
+    /// First stage of [`Self::flush`]: the resampler's last few ms (its filter flushed
+    /// with silence), appended to `out` as mono f32 at the wire rate.
+    pub fn flush_to_wire(&mut self, out: &mut Vec<f32>) {
+        if let Some(r) = self.resampler.as_mut() {
+            r.flush_tail(&mut |b| out.extend_from_slice(b));
+        }
+    }
+
+    /// Last stage of [`Self::flush`]: the partial chunk, if any, goes to `sink` now.
+    pub fn emit_partial(&mut self, sink: &mut dyn FnMut(CaptureChunk)) {
         self.emit(sink);
     }
 

@@ -5,6 +5,8 @@
 //! - [`playback`]: the model's voice. Base64 PCM16 @ 24 kHz -> f32 -> resampled to the
 //!   device rate -> lock-free SPSC ring -> `pull` on the audio thread (never allocates,
 //!   locks or blocks).
+//! - [`mic_path`]: the capture path as the session runs it, with the echo canceller
+//!   ([`aec`], fed by [`reference`]) between capture's two stages when it is on.
 //! - [`resample`]: the streaming rubato wrapper both paths share (design notes there).
 //! - [`wav`]: a tiny WAV reader/writer for examples and tests.
 //!
@@ -12,6 +14,7 @@
 
 pub mod aec;
 pub mod capture;
+pub mod mic_path;
 pub mod pcm;
 pub mod playback;
 pub mod reference;

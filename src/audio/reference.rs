@@ -80,6 +80,23 @@ impl FarEndAligner {
         &self.out
     }
 
+    /// Forgets the far end played so far (the tap's backlog and what waits here), so the
+    /// far end handed out next is what the device plays from now on. For when the mic
+    /// stream starts (or restarts after a pause): a backlog left from before would put the
+    /// reference behind the echo for good, where no canceller can use it.
+    pub fn resync(&mut self) {
+        self.raw.clear();
+        self.tap.drain_into(&mut self.raw);
+        self.raw.clear();
+        self.fifo.clear();
+    }
+
+    /// Reference frames the tap dropped so far because nobody drained it in time (the mic
+    /// stopped for longer than the tap holds): after such a gap, [`Self::resync`].
+    pub fn reference_dropped(&self) -> u64 {
+        self.tap.dropped()
+    }
+
     /// Far-end samples waiting for the mic to catch up.
     pub fn lag_samples(&self) -> usize {
         self.fifo.len()
@@ -138,6 +155,35 @@ mod tests {
         // After the item, silence again; the aligner holds no backlog.
         assert!(far[far.len() - 2400..].iter().all(|s| s.abs() < 1e-3));
         assert!(aligner.lag_samples() < 480);
+    }
+
+    #[test]
+    fn resync_forgets_the_backlog_so_the_next_far_end_is_what_plays_now() {
+        let (mut producer, mut consumer) = playback_pipeline(PlaybackConfig {
+            output_rate: 24_000,
+            prebuffer_ms: 0,
+            max_hold_seconds: 10,
+        })
+        .unwrap();
+        let tap = consumer.reference_tap(200);
+        let mut aligner = FarEndAligner::new(tap, 24_000, 500);
+        let mut out = vec![0f32; 240];
+        // 2 s of silence played before the mic starts: more than the tap holds (200 ms at
+        // the highest device rate is 1.6 s at 24 kHz).
+        for _ in 0..200 {
+            consumer.pull(&mut out, 1, 24_000);
+        }
+        assert!(aligner.reference_dropped() > 0, "the tap overflowed");
+        aligner.resync();
+        assert_eq!(aligner.lag_samples(), 0);
+        // Now a tone plays, one 10 ms block per 10 ms mic block: the far end is the tone
+        // from the first block on (without the resync it would be 200 ms of old silence).
+        producer.push_pcm16("item", &tone(24_000, 1000.0, 4800));
+        producer.pump();
+        consumer.pull(&mut out, 1, 24_000);
+        let far = aligner.next(240).to_vec();
+        assert_eq!(far, out, "the far end is exactly what the device just got");
+        assert!(far.iter().any(|s| s.abs() > 0.1));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod tools;
 pub mod worker;
 
 use crate::audio::capture::{CaptureChunk, CapturePipeline};
+use crate::audio::mic_path::MicPath;
 use crate::audio::playback::{
     playback_pipeline, PlaybackConfig, PlaybackConsumer, PlaybackProducer,
 };
@@ -30,6 +31,11 @@ use tools::ToolTracker;
 const COMMAND_QUEUE_CAPACITY: usize = 1024;
 /// Tool calls waiting for the host at most.
 const TOOL_QUEUE_CAPACITY: usize = 1024;
+/// Far end the echo canceller's reference tap holds (at the highest device rate) between
+/// two mic pushes.
+const REFERENCE_TAP_MS: u32 = 1000;
+/// Far end at most held for a mic that lags the device (see `FarEndAligner`).
+const FAR_END_MAX_LAG_MS: u32 = 500;
 /// `rv_session_destroy` waits this long for the worker to finish.
 pub const DESTROY_JOIN_TIMEOUT: Duration = Duration::from_millis(1800);
 
@@ -111,6 +117,12 @@ pub struct Stats {
     pub playback_buffered_ms: AtomicU32,
     /// Model audio beyond the hold cap (samples).
     pub playback_overflow_samples: AtomicU64,
+    /// Echo canceller: estimated echo delay, ms (-1: unknown, or cancellation off).
+    pub echo_delay_ms: AtomicI32,
+    /// Echo canceller: ERLE in dB, as `f32::to_bits` (0.0 while off).
+    pub echo_erle_db_bits: AtomicU32,
+    /// Echo canceller: converged.
+    pub echo_converged: AtomicBool,
 }
 
 /// State shared by the host-facing session and its worker.
@@ -168,7 +180,9 @@ impl Shared {
 pub struct Session {
     config: SessionConfig,
     shared: Arc<Shared>,
-    capture: Mutex<CapturePipeline>,
+    /// The mic path (capture, and the echo canceller when on): only the threads that
+    /// push the mic or commit/clear the input take it, never the audio thread.
+    capture: Mutex<MicPath>,
     /// The audio thread's side; `try_lock` only (never waits).
     consumer: Mutex<PlaybackConsumer>,
     /// Moved into the worker on connect.
@@ -183,12 +197,18 @@ impl Session {
     pub fn new(config: SessionConfig) -> Result<Session, SessionError> {
         let capture = CapturePipeline::new(config.input_sample_rate, config.chunk_ms)
             .map_err(|e| SessionError::InvalidArgument(e.to_string()))?;
-        let (producer, consumer) = playback_pipeline(PlaybackConfig {
+        let (producer, mut consumer) = playback_pipeline(PlaybackConfig {
             output_rate: config.output_sample_rate,
             prebuffer_ms: config.prebuffer_ms,
             max_hold_seconds: config.max_playback_hold_s,
         })
         .map_err(|e| SessionError::InvalidArgument(e.to_string()))?;
+        let capture = if config.echo_cancellation {
+            let tap = consumer.reference_tap(REFERENCE_TAP_MS);
+            MicPath::with_echo_cancellation(capture, tap, FAR_END_MAX_LAG_MS)
+        } else {
+            MicPath::new(capture)
+        };
         let (cmd_tx, cmd_rx) = bounded(COMMAND_QUEUE_CAPACITY);
         let shared = Arc::new(Shared {
             state: AtomicI32::new(SessionState::Idle as i32),
@@ -198,6 +218,7 @@ impl Session {
             user_session: Mutex::new(config.session.clone()),
             stats: Stats {
                 last_response_latency_ms: AtomicI32::new(-1),
+                echo_delay_ms: AtomicI32::new(-1),
                 ..Stats::default()
             },
             mic_gated: AtomicBool::new(false),
@@ -296,7 +317,8 @@ impl Session {
         self.shared.state()
     }
 
-    /// Mic audio from the host (caller's thread): downmix, resample, chunk, queue.
+    /// Mic audio from the host (caller's thread): downmix, resample, cancel the echo (when
+    /// on), chunk, queue.
     pub fn push_mic(
         &self,
         interleaved: &[f32],
@@ -331,6 +353,14 @@ impl Session {
                 }
             })
             .map_err(|e| SessionError::InvalidArgument(e.to_string()))?;
+        if let Some(echo) = capture.echo_stats() {
+            let st = &self.shared.stats;
+            st.echo_delay_ms.store(echo.delay_ms, Ordering::Relaxed);
+            st.echo_erle_db_bits
+                .store(echo.erle_db.to_bits(), Ordering::Relaxed);
+            st.echo_converged.store(echo.converged, Ordering::Relaxed);
+        }
+        drop(capture);
         if full {
             return Err(SessionError::QueueFull(
                 "the network is not keeping up: mic audio was dropped (the outbound queue is full)"
@@ -461,4 +491,82 @@ pub fn truncate_for_message(s: &str) -> String {
         end -= 1;
     }
     format!("{}...", &s[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(extra: &str) -> Session {
+        let json = format!(r#"{{"url":"ws://127.0.0.1:9/v1/realtime"{extra}}}"#);
+        Session::new(SessionConfig::from_json(&json).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_mic_path_cancels_echo_exactly_when_the_config_says() {
+        assert!(session("").capture.lock().cancels_echo(), "on by default");
+        assert!(!session(r#","half_duplex":true"#)
+            .capture
+            .lock()
+            .cancels_echo());
+        assert!(!session(r#","echo_cancellation":false"#)
+            .capture
+            .lock()
+            .cancels_echo());
+        assert!(session(r#","half_duplex":true,"echo_cancellation":true"#)
+            .capture
+            .lock()
+            .cancels_echo());
+    }
+
+    #[test]
+    fn echo_figures_start_unknown_and_follow_the_canceller() {
+        let s = session(r#","prebuffer_ms":0"#);
+        let st = &s.shared.stats;
+        assert_eq!(st.echo_delay_ms.load(Ordering::Relaxed), -1);
+        // The model speaks (a voice-like buzz) and the mic hears it 40 ms later at -10 dB;
+        // mic pushes before connect still run the canceller (the chunks are dropped).
+        let mut producer = s.producer.lock().take().unwrap();
+        let voice: Vec<i16> = (0..24_000 * 4)
+            .map(|i| {
+                let t = i as f64 / 24_000.0;
+                let env = ((t * 4.0).fract() * std::f64::consts::PI).sin();
+                let v: f64 = (1..6)
+                    .map(|k| (t * 160.0 * k as f64 * std::f64::consts::TAU).sin() / k as f64)
+                    .sum();
+                (v * env * 8000.0) as i16
+            })
+            .collect();
+        producer.push_pcm16("item", &voice);
+        let mut played = vec![0f32; 1920];
+        let mut device = vec![0f32; 960];
+        let mut mic = vec![0f32; 960];
+        for step in 0..300 {
+            producer.pump();
+            s.pull_playback(&mut device, 2, 48_000);
+            played.extend(device.iter().step_by(2));
+            for (i, frame) in mic.chunks_exact_mut(2).enumerate() {
+                frame.fill(played[step * 480 + i] * 0.316);
+            }
+            s.push_mic(&mic, 2, 48_000).unwrap();
+        }
+        let figures = s.capture.lock().echo_stats().unwrap();
+        assert!(
+            figures.delay_ms >= 0,
+            "the canceller found the echo: {figures:?}"
+        );
+        assert_eq!(st.echo_delay_ms.load(Ordering::Relaxed), figures.delay_ms);
+        assert_eq!(
+            f32::from_bits(st.echo_erle_db_bits.load(Ordering::Relaxed)),
+            figures.erle_db
+        );
+        assert_eq!(st.echo_converged.load(Ordering::Relaxed), figures.converged);
+        // Off: the figures never move from -1 / 0 / false.
+        let off = session(r#","echo_cancellation":false"#);
+        off.push_mic(&mic, 2, 48_000).unwrap();
+        let st = &off.shared.stats;
+        assert_eq!(st.echo_delay_ms.load(Ordering::Relaxed), -1);
+        assert_eq!(st.echo_erle_db_bits.load(Ordering::Relaxed), 0);
+        assert!(!st.echo_converged.load(Ordering::Relaxed));
+    }
 }

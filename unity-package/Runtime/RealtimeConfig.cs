@@ -35,6 +35,9 @@ namespace RealtimeVoice
         public bool? BargeIn;
         /// <summary>Gate the mic while the model speaks (speakers without echo cancellation).</summary>
         public bool? HalfDuplex;
+        /// <summary>Cancel the model's own voice from the mic (speakers, full duplex: the user can
+        /// still interrupt by voice). Native default when unset: on unless HalfDuplex is.</summary>
+        public bool? EchoCancellation;
         /// <summary>"ga" (default) or "beta" (older deployments that need the preview schema).</summary>
         public string Protocol;
         /// <summary>Reconnect attempts in a row before the session fails (0: never reconnect).</summary>
@@ -63,6 +66,7 @@ namespace RealtimeVoice
             if (PrebufferMs.HasValue) cfg["prebuffer_ms"] = PrebufferMs.Value;
             if (BargeIn.HasValue) cfg["barge_in"] = BargeIn.Value;
             if (HalfDuplex.HasValue) cfg["half_duplex"] = HalfDuplex.Value;
+            if (EchoCancellation.HasValue) cfg["echo_cancellation"] = EchoCancellation.Value;
             Put(cfg, "ca_certificate_pem", CaCertificatePem);
             Put(cfg, "protocol", Protocol);
             if (ForwardServerEvents.HasValue) cfg["forward_server_events"] = ForwardServerEvents.Value;

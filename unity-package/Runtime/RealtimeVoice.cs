@@ -49,6 +49,8 @@ namespace RealtimeVoice
         [SerializeField] private bool bargeIn = true;
         [Tooltip("Mute the mic while the model speaks (speakers without headphones).")]
         [SerializeField] private bool halfDuplex = false;
+        [Tooltip("Remove the model's own voice from the mic, so speakers work without muting the mic and the user can still interrupt by voice.")]
+        [SerializeField] private bool echoCancellation = true;
         [Tooltip("Optional JSON merged into the session object (any Realtime session field).")]
         [TextArea(1, 6)]
         [SerializeField] private string sessionOverridesJson = "";
@@ -336,6 +338,7 @@ namespace RealtimeVoice
                 ServerVad = !ManualTurns,
                 BargeIn = bargeIn,
                 HalfDuplex = halfDuplex,
+                EchoCancellation = echoCancellation,
                 OutputSampleRate = _outputSampleRate > 0 ? _outputSampleRate : (int?)null,
                 ClientSecret = clientSecret,
             };

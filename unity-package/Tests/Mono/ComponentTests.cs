@@ -54,6 +54,12 @@ namespace RealtimeVoice.Tests
                 Assert.Equal("server_vad", Json.GetString(Json.GetObject(input, "turn_detection"), "type"), "VAD on");
                 Assert.True(Json.GetObject(input, "transcription") != null, "overrides merged beside the VAD setting");
                 Assert.Equal("alloy", Json.GetString(Json.GetObject(Json.GetObject(session, "audio"), "output"), "voice"), "voice");
+                Assert.True(cfg.ContainsKey("echo_cancellation") && Json.GetBool(cfg, "echo_cancellation"), "echo cancellation on by default");
+                Assert.True(cfg.ContainsKey("half_duplex") && !Json.GetBool(cfg, "half_duplex", true), "full duplex by default");
+                SetField(v, "echoCancellation", false);
+                var noAec = Json.ParseObject(v.BuildConfig(null).ToJson());
+                Assert.True(noAec.ContainsKey("echo_cancellation") && !Json.GetBool(noAec, "echo_cancellation", true), "echo cancellation off from the inspector");
+                SetField(v, "echoCancellation", true);
 
                 var withToken = Json.ParseObject(v.BuildConfig("ek_123").ToJson());
                 Assert.Equal("ek_123", Json.GetString(withToken, "client_secret"), "ephemeral token used");

@@ -49,6 +49,25 @@ namespace RealtimeVoice.Tests
         }
 
         [Test]
+        public static void EchoCancellationKeyIsAcceptedNativelyAndTypeChecked()
+        {
+            foreach (var on in new[] { true, false })
+            {
+                var json = new RealtimeConfig { Url = "ws://127.0.0.1:9/v1/realtime", EchoCancellation = on }.ToJson();
+                Assert.True(json.Contains("\"echo_cancellation\":" + (on ? "true" : "false")), "serialized: " + json);
+                using (var s = new RealtimeSession(json))
+                    Assert.Equal(RealtimeState.Idle, s.State, "created with echo_cancellation " + on);
+            }
+            var unset = new RealtimeConfig { Url = "ws://127.0.0.1:9/v1/realtime" }.ToJson();
+            Assert.True(!unset.Contains("echo_cancellation"), "left to the native default when unset: " + unset);
+            var wrongType = Assert.Throws<RealtimeException>(
+                () => new RealtimeSession("{\"url\":\"ws://127.0.0.1:9/v1/realtime\",\"echo_cancellation\":\"yes\"}"),
+                "a string is not a bool");
+            Assert.Equal(RvStatus.InvalidConfig, wrongType.Code, "status code");
+            Assert.True(wrongType.Message.Contains("echo_cancellation"), "the message names the key: " + wrongType.Message);
+        }
+
+        [Test]
         public static void Utf8StringsCrossTheBoundary()
         {
             // Non-ASCII instructions must arrive as UTF-8 (Mono's default marshalling may not be).
