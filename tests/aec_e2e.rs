@@ -457,11 +457,6 @@ fn without_cancellation_the_echo_interrupts_the_model() {
 }
 
 #[test]
-#[ignore = "the canceller (src/audio/aec.rs, being reworked) does not cancel enough yet: \
-            measured, speech_started 90 ms into the reply, before the canceller has found the \
-            delay (echo_delay_ms -1); over a whole uninterrupted reply the echo peaks at \
-            -22.6 dBFS in the mic (VAD -40 dBFS) and the server hears -25.4 dBFS, 89 loud \
-            20 ms frames of 150 (88 without cancellation)"]
 fn with_cancellation_the_model_plays_to_the_end() {
     let r = run(r#""echo_cancellation":true"#, None);
     report("echo_cancellation on", &r);
@@ -486,10 +481,6 @@ fn with_cancellation_the_model_plays_to_the_end() {
 }
 
 #[test]
-#[ignore = "the canceller (src/audio/aec.rs, being reworked) does not cancel enough yet, even \
-            warm: measured, after a whole first reply the second one's echo (-27 dBFS peak in \
-            the mic) reaches the server at -33 dBFS, 7 frames over the -40 dBFS VAD threshold, \
-            and speech_started cuts it 240 ms in"]
 fn with_cancellation_a_second_reply_plays_to_the_end() {
     // The room stays the same between replies: the canceller has learnt it on the first.
     let r = run_with(NO_AUTO_RESPONSE, r#""echo_cancellation":true"#, None, true);
@@ -517,9 +508,6 @@ fn with_cancellation_a_second_reply_plays_to_the_end() {
 }
 
 #[test]
-#[ignore = "the canceller (src/audio/aec.rs, being reworked) does not cancel enough yet: \
-            measured, the echo starts speech 90 ms into the reply, 1.4 s before the user \
-            speaks, and the barge-in that follows is the echo's"]
 fn with_cancellation_the_user_still_interrupts_by_voice() {
     let voice = fixture("user_interrupt_48k.wav");
     let r = run(r#""echo_cancellation":true"#, Some(voice));

@@ -5,7 +5,7 @@
 //! push(interleaved, channels, rate)
 //!   -> CapturePipeline::to_wire          (mono f32 at the wire rate)
 //!   -> [FarEndAligner::next(n)           (what the speakers played, in step with the mic)
-//!       EchoCanceller::process(far, mic)] (only with echo cancellation; one block of delay)
+//!       EchoCanceller::process(far, mic)] (only with echo cancellation; two blocks of delay)
 //!   -> CapturePipeline::push_wire        (PCM16 chunks, base64)
 //! ```
 //!

@@ -6,16 +6,23 @@
 //! half the work of 48 kHz, the far-end reference is produced at that rate anyway by
 //! [`super::reference::FarEndAligner`], and the server never hears anything above 12 kHz.
 //!
-//! Stages, per block of 128 samples (everything allocated in [`EchoCanceller::new`]):
-//! 1. [`delay::DelayEstimator`] finds the bulk delay (0-400 ms) by envelope correlation and
-//!    moves the far-end read offset so the echo's direct path lands near the start of the
-//!    adaptive filters.
+//! Stages, per block of 128 samples (everything allocated in [`EchoCanceller::new`]; no
+//! allocation, lock or I/O per call):
+//! 1. [`delay::DelayEstimator`] finds the bulk delay (0-400 ms) by envelope correlation; the
+//!    far-end read offset follows it (only while the filters are failing: a filter that
+//!    cancels well knows the delay better), leaving a 32 ms margin before the direct path.
 //! 2. [`filter`]: two partitioned-block frequency-domain adaptive filters over the next
-//!    ~80 ms of room: a refined one with a Kalman-style step (fast convergence, frozen by
-//!    its own statistics in double talk) and a coarse NLMS one (quick to follow a changed
-//!    echo path). The output is whichever cancels more, block by block.
+//!    96 ms: a refined one whose step follows a Kalman-style estimate of its own
+//!    misadjustment against the error power (fast while it knows little, nearly still in
+//!    double talk, with no detector to get wrong), which makes the output; and a coarse
+//!    NLMS one, which follows a changed echo path first and then teaches the refined one.
 //! 3. [`suppressor::ResidualSuppressor`] removes the residual echo per frequency bin where
-//!    it dominates, sparing the bins where the user's voice does.
+//!    it dominates, sparing the bins where the user's voice does. Until the linear filter
+//!    is trusted (20 dB on echo alone), and again when it fails (its error louder than the
+//!    mic: the echo path changed), the echo is bounded by the far end's recent peak power
+//!    instead, so the server's VAD never hears the model even in the first second.
+//!
+//! Figures (synthetic room, end to end against the local server, cost): `docs/aec-figures.md`.
 //!
 //! The output lags the input by two blocks ([`EchoCanceller::latency_samples`], 10.7 ms at
 //! 24 kHz): one to gather a block, one for the suppressor's overlap-add.
@@ -37,11 +44,14 @@ pub const FFT: usize = 2 * BLOCK;
 /// Bins of a real FFT of `FFT` points.
 pub const BINS: usize = BLOCK + 1;
 
-/// Room tail the adaptive filters cover after the estimated onset, in ms.
+/// Span of the adaptive filters from the far-end offset, in ms (the onset margin, then the
+/// room's tail).
 const TAIL_MS: usize = 96;
 /// Largest bulk delay searched, in ms.
 const MAX_DELAY_MS: usize = 400;
-/// Blocks of margin kept before the estimated echo onset (early reflections, jitter).
+/// Blocks of margin kept before the estimated echo onset (32 ms at 24 kHz): envelope
+/// estimates run up to ~20 ms late in reverberant rooms, and a direct path before the
+/// filter start cannot be cancelled at all.
 const ONSET_MARGIN_BLOCKS: usize = 6;
 /// Coarse filter NLMS step.
 const COARSE_STEP: f32 = 0.5;
