@@ -38,8 +38,8 @@ struct EchoStage {
     /// The tap's drop count at the last push: a rise means the mic paused for longer than
     /// the tap holds, and the far end must be resynchronised.
     tap_dropped: u64,
-    /// Leading output samples still to drop: the canceller's start-up block of silence, so
-    /// every mic sample maps to exactly one sample sent (delayed by one block), as without it.
+    /// Leading output samples still to drop: the canceller's start-up silence (its latency), so
+    /// every mic sample maps to exactly one sample sent (delayed by that latency), as without it.
     skip: usize,
 }
 
