@@ -384,7 +384,10 @@ impl EchoCanceller {
                 // (which holds near end and noise as well as residual echo).
                 let mu = h / (h * x2 + partitions * er2 + gate);
                 self.gain[k] = self.e_spec_refined[k] * mu;
-                let h = h * (1.0 - 0.5 * mu * x2);
+                // The misadjustment shrinks by what this block taught each partition
+                // (|X_p|^2 of the x2 summed over all of them, on average x2 / partitions):
+                // shrinking it by the whole x2 stalled the filter within a second.
+                let h = h * (1.0 - mu * x2 / partitions);
                 // The coarse filter clearly ahead in this bin: the echo path changed, the
                 // refined filter must move fast. (Not block by block: in double talk the
                 // two errors take turns being smaller by chance.)
