@@ -531,3 +531,121 @@ impl EchoCanceller {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic noise in [-1, 1).
+    fn noise(seed: &mut u64) -> f32 {
+        *seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+
+    #[test]
+    fn hostile_input_never_makes_the_output_non_finite() {
+        let mut aec = EchoCanceller::new(24_000);
+        let mut seed = 7u64;
+        let mut out = vec![0f32; 240];
+        for call in 0..600 {
+            let far: Vec<f32> = (0..240)
+                .map(|i| match (call / 50) % 6 {
+                    0 => noise(&mut seed),
+                    1 => f32::NAN,
+                    2 => {
+                        if i % 2 == 0 {
+                            1.0
+                        } else {
+                            -1.0
+                        }
+                    }
+                    3 => 0.0,
+                    4 => 1e6 * noise(&mut seed),
+                    _ => f32::INFINITY,
+                })
+                .collect();
+            let mic: Vec<f32> = (0..240)
+                .map(|i| match (call / 30) % 5 {
+                    0 => 0.3 * far[i].clamp(-1.0, 1.0),
+                    1 => f32::NEG_INFINITY,
+                    2 => 1e6,
+                    3 => noise(&mut seed),
+                    _ => 0.0,
+                })
+                .collect();
+            aec.process(&far, &mic, &mut out);
+            assert!(
+                out.iter().all(|v| v.is_finite()),
+                "call {call}: non-finite output"
+            );
+        }
+        // And it still works afterwards: silence in, silence out.
+        let zeros = vec![0f32; 240];
+        for _ in 0..200 {
+            aec.process(&zeros, &zeros, &mut out);
+        }
+        assert!(out.iter().all(|v| v.abs() < 1e-3), "{:?}", &out[..8]);
+    }
+
+    #[test]
+    fn any_call_size_gives_the_same_output() {
+        let mut seed = 3u64;
+        let far: Vec<f32> = (0..24_000).map(|_| 0.5 * noise(&mut seed)).collect();
+        let mic: Vec<f32> = (0..24_000)
+            .map(|i| if i >= 960 { 0.3 * far[i - 960] } else { 0.0 })
+            .collect();
+        let run = |sizes: &[usize]| {
+            let mut aec = EchoCanceller::new(24_000);
+            let mut out = vec![0f32; mic.len()];
+            let (mut pos, mut k) = (0, 0);
+            while pos < mic.len() {
+                let n = sizes[k % sizes.len()].min(mic.len() - pos);
+                aec.process(
+                    &far[pos..pos + n],
+                    &mic[pos..pos + n],
+                    &mut out[pos..pos + n],
+                );
+                pos += n;
+                k += 1;
+            }
+            out
+        };
+        let a = run(&[240]);
+        let b = run(&[1, 127, 500, 3, 1000]);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn cancels_at_the_other_wire_rates_too() {
+        for rate in [16_000usize, 48_000] {
+            let mut seed = 11u64;
+            let n = rate * 4;
+            let far: Vec<f32> = (0..n).map(|_| 0.3 * noise(&mut seed)).collect();
+            let d = rate / 20; // 50 ms
+            let mic: Vec<f32> = (0..n)
+                .map(|i| if i >= d { 0.3 * far[i - d] } else { 0.0 })
+                .collect();
+            let mut aec = EchoCanceller::new(rate as u32);
+            let mut out = vec![0f32; n];
+            let call = rate / 100;
+            for ((f, m), o) in far
+                .chunks(call)
+                .zip(mic.chunks(call))
+                .zip(out.chunks_mut(call))
+            {
+                aec.process(f, m, o);
+            }
+            let lat = aec.latency_samples();
+            let tail = 3 * rate..n - lat;
+            let p_mic: f32 = mic[tail.clone()].iter().map(|v| v * v).sum();
+            let p_out: f32 = out[tail.start + lat..tail.end + lat]
+                .iter()
+                .map(|v| v * v)
+                .sum();
+            let erle = 10.0 * (p_mic / p_out.max(1e-12)).log10();
+            assert!(erle > 25.0, "{rate} Hz: ERLE {erle:.1} dB over 3-4 s");
+            let stats = aec.stats();
+            assert!((40..=60).contains(&stats.delay_ms), "{rate} Hz: {stats:?}");
+        }
+    }
+}
