@@ -131,6 +131,36 @@ impl PartitionedFilter {
         }
     }
 
+    /// Adds `gain(k) * scale_p(k) * conj(X_p(k))` to every partition (`scale`: partitions x
+    /// bins), then constrains `constrain` partitions (in turn).
+    pub fn adapt_scaled(
+        &mut self,
+        x: &FarSpectra,
+        gain: &Spectrum,
+        scale: &[f32],
+        fft: &mut Fft,
+        constrain: usize,
+    ) {
+        for p in 0..self.partitions {
+            let xp = x.part(p);
+            let sp = &scale[p * BINS..(p + 1) * BINS];
+            let wp = &mut self.w[p * BINS..(p + 1) * BINS];
+            for (((w, x), g), s) in wp.iter_mut().zip(xp).zip(gain).zip(sp) {
+                *w += g * *s * x.conj();
+            }
+        }
+        for _ in 0..constrain.min(self.partitions) {
+            let p = self.constrain_next;
+            self.constrain_next = (self.constrain_next + 1) % self.partitions;
+            fft.constrain(&mut self.w[p * BINS..(p + 1) * BINS]);
+        }
+    }
+
+    /// Partition `p`'s spectrum.
+    pub fn partition(&self, p: usize) -> &[Complex<f32>] {
+        &self.w[p * BINS..(p + 1) * BINS]
+    }
+
     /// Sum over partitions of |W_p(k)|^2: the echo path's power gain per bin.
     pub fn path_gain(&self, out: &mut [f32; BINS]) {
         *out = [0.0; BINS];

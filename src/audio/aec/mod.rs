@@ -114,7 +114,8 @@ pub struct EchoCanceller {
     // Linear stage.
     refined: PartitionedFilter,
     coarse: PartitionedFilter,
-    misadjustment: [f32; BINS],
+    /// The refined filter's uncertainty per partition and bin (Kalman state variance).
+    misadjustment: Vec<f32>,
     path_gain: [f32; BINS],
     y_refined: [f32; BLOCK],
     y_coarse: [f32; BLOCK],
@@ -177,7 +178,7 @@ impl EchoCanceller {
             delay: DelayEstimator::new(max_delay_blocks),
             refined: PartitionedFilter::new(partitions),
             coarse: PartitionedFilter::new(partitions),
-            misadjustment: [1.0; BINS],
+            misadjustment: vec![1.0; partitions * BINS],
             path_gain: [0.0; BINS],
             y_refined: [0.0; BLOCK],
             y_coarse: [0.0; BLOCK],
@@ -369,37 +370,65 @@ impl EchoCanceller {
         let far_active = far_rms > FAR_ACTIVE_RMS || mean_power > partitions * 1e-4;
         if far_active {
             self.refined.path_gain(&mut self.path_gain);
+            // Kalman-style step: each partition's uncertainty against the error power
+            // (which holds near end and noise as well as residual echo). Loops run
+            // partition by partition over contiguous bins.
+            let mut denom = [0f32; BINS];
+            let mut leak = [0f32; BINS];
             for k in 0..BINS {
-                let x2 = self.far.power[k];
-                if x2 < gate {
-                    self.gain[k] = ZERO;
-                    continue;
-                }
                 let er2 = self.e_spec_refined[k].norm_sqr();
                 let ec2 = self.e_spec_coarse[k].norm_sqr();
                 self.err_spec_refined[k] += 0.2 * (er2 - self.err_spec_refined[k]);
                 self.err_spec_coarse[k] += 0.2 * (ec2 - self.err_spec_coarse[k]);
-                let h = self.misadjustment[k];
-                // Kalman-style step: the filter's uncertainty against the error power
-                // (which holds near end and noise as well as residual echo).
-                let mu = h / (h * x2 + partitions * er2 + gate);
-                self.gain[k] = self.e_spec_refined[k] * mu;
-                // The misadjustment shrinks by what this block taught each partition
-                // (|X_p|^2 of the x2 summed over all of them, on average x2 / partitions):
-                // shrinking it by the whole x2 stalled the filter within a second.
-                let h = h * (1.0 - mu * x2 / partitions);
+                denom[k] = partitions * er2 + gate;
                 // The coarse filter clearly ahead in this bin: the echo path changed, the
                 // refined filter must move fast. (Not block by block: in double talk the
-                // two errors take turns being smaller by chance.)
-                let leak = if self.err_spec_coarse[k] < 0.5 * self.err_spec_refined[k] {
+                // two errors take turns being smaller by chance.) Bins the far end leaves
+                // silent learn nothing.
+                leak[k] = if self.far.power[k] < gate {
+                    0.0
+                } else if self.err_spec_coarse[k] < 0.5 * self.err_spec_refined[k] {
                     LEAK_DIVERGED
                 } else {
                     LEAK_CONVERGED
                 };
-                self.misadjustment[k] = (h + leak * self.path_gain[k]).clamp(1e-6, 2.0);
             }
-            self.refined
-                .adapt(&self.far, &self.gain, &mut self.fft, CONSTRAIN_PER_BLOCK);
+            let np = self.far.partitions();
+            for p in 0..np {
+                let h = &self.misadjustment[p * BINS..(p + 1) * BINS];
+                for ((d, h), x) in denom.iter_mut().zip(h).zip(self.far.part(p)) {
+                    *d += h * x.norm_sqr();
+                }
+            }
+            for k in 0..BINS {
+                self.gain[k] = if leak[k] == 0.0 {
+                    ZERO
+                } else {
+                    self.e_spec_refined[k] / denom[k]
+                };
+            }
+            for p in 0..np {
+                let h = &mut self.misadjustment[p * BINS..(p + 1) * BINS];
+                let x = self.far.part(p);
+                let w = self.refined.partition(p);
+                for k in 0..BINS {
+                    if leak[k] == 0.0 {
+                        continue;
+                    }
+                    // What this block taught partition p shrinks its uncertainty; the
+                    // room may drift, so it grows back with what the partition holds.
+                    let shrunk = h[k] * (1.0 - h[k] * x[k].norm_sqr() / denom[k]);
+                    let grow = leak[k] * (w[k].norm_sqr() + self.path_gain[k] / partitions);
+                    h[k] = (shrunk + grow).clamp(1e-6, 2.0);
+                }
+            }
+            self.refined.adapt_scaled(
+                &self.far,
+                &self.gain,
+                &self.misadjustment,
+                &mut self.fft,
+                CONSTRAIN_PER_BLOCK,
+            );
             for k in 0..BINS {
                 let x2 = self.far.power[k];
                 self.gain[k] = if x2 < gate {
