@@ -42,7 +42,6 @@ pub struct DelayEstimator {
     counted: usize,
     reported: Option<usize>,
     candidate: Option<(usize, u32)>,
-    best_correlation: f32,
 }
 
 impl DelayEstimator {
@@ -64,24 +63,12 @@ impl DelayEstimator {
             counted: 0,
             reported: None,
             candidate: None,
-            best_correlation: 0.0,
         }
     }
 
     /// The lag (blocks) last reported, if any.
     pub fn lag(&self) -> Option<usize> {
         self.reported
-    }
-
-    /// Normalised correlation of the reported lag at the last evaluation.
-    pub fn correlation(&self) -> f32 {
-        self.best_correlation
-    }
-
-    /// Forgets everything (a new device or stream).
-    pub fn reset(&mut self) {
-        let max_lag = self.max_lag;
-        *self = DelayEstimator::new(max_lag);
     }
 
     /// Takes the RMS of one block of far end whose mic block must not count (the user is
@@ -148,7 +135,6 @@ impl DelayEstimator {
         match self.reported {
             // Within a block of the reported lag: jitter, not a move.
             Some(r) if r.abs_diff(lag) <= 1 => {
-                self.best_correlation = best.1;
                 self.candidate = None;
                 None
             }
@@ -159,7 +145,6 @@ impl DelayEstimator {
                 };
                 if agreed >= AGREE {
                     self.reported = Some(lag);
-                    self.best_correlation = best.1;
                     self.candidate = None;
                     Some(lag)
                 } else {

@@ -69,14 +69,6 @@ impl FarSpectra {
             }
         }
     }
-
-    /// The largest power any partition has in bin `k`.
-    pub fn peak(&self, k: usize) -> f32 {
-        self.parts
-            .chunks_exact(BINS)
-            .map(|c| c[k].norm_sqr())
-            .fold(0.0, f32::max)
-    }
 }
 
 /// One partitioned filter: `partitions` spectra of block-long impulse responses.
@@ -190,10 +182,5 @@ impl PartitionedFilter {
             self.w.rotate_right(k * BINS);
             self.w[..k * BINS].fill(ZERO);
         }
-    }
-
-    /// Zeroes the filter.
-    pub fn reset(&mut self) {
-        self.w.fill(ZERO);
     }
 }

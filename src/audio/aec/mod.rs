@@ -145,7 +145,6 @@ pub struct EchoCanceller {
     ever_trusted: bool,
     trust_blocks: u32,
     delay_known: bool,
-    blocks: u64,
     suppression: bool,
 }
 
@@ -209,7 +208,6 @@ impl EchoCanceller {
             ever_trusted: false,
             trust_blocks: 0,
             delay_known: false,
-            blocks: 0,
             suppression: true,
         }
     }
@@ -321,7 +319,6 @@ impl EchoCanceller {
     }
 
     fn process_block(&mut self) {
-        self.blocks += 1;
         // 1. Far end into history; delay estimation.
         let len = self.far_hist.len();
         for &v in &self.in_far {
