@@ -100,8 +100,8 @@ impl MicPath {
     }
 
     /// Emit everything captured so far (see [`CapturePipeline::flush`]); with echo
-    /// cancellation, the canceller's last block is pushed out too (by one block of
-    /// silence), so a push-to-talk commit carries every sample the user said.
+    /// cancellation, what the canceller still holds (its latency) is pushed out too (by as
+    /// much silence), so a push-to-talk commit carries every sample the user said.
     pub fn flush(&mut self, sink: &mut dyn FnMut(CaptureChunk)) {
         self.wire.clear();
         self.capture.flush_to_wire(&mut self.wire);
@@ -114,8 +114,8 @@ impl MicPath {
     }
 
     /// Drop the partial chunk and the resampler's history (after `input_audio_buffer.clear`).
-    /// The canceller keeps its filter (the room did not change); the one block it holds
-    /// (5 ms at 24 kHz) goes out with the next push.
+    /// The canceller keeps its filter (the room did not change); what it holds (its
+    /// latency, 10.7 ms at 24 kHz) goes out with the next push.
     pub fn clear(&mut self) {
         self.capture.clear();
     }
@@ -279,7 +279,7 @@ mod tests {
         plain.flush(&mut |c| b.push(c));
         let (a, b) = (decode(&a), decode(&b));
         assert_eq!(a.len(), b.len(), "as many samples as without the canceller");
-        // With no far end the canceller passes the mic through, one block late (the
+        // With no far end the canceller passes the mic through, its latency late (the
         // start-up silence is not sent): the samples are the mic's.
         let off = a.iter().filter(|s| (*s - 0.25).abs() > 0.01).count();
         assert_eq!(off, 0, "{off} samples differ from the mic's");
