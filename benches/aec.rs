@@ -7,6 +7,9 @@
 //!   (the session's mic path: downmix, resample, [align the far end, cancel], PCM16, base64)
 //!   on 10 ms of 48 kHz stereo, while a device plays the fixture (pulled outside the timing).
 
+#[path = "../tests/audio_support/echo.rs"]
+mod echo;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -28,21 +31,6 @@ fn reply() -> Vec<f32> {
     read_wav(path).expect("the speech fixture").to_mono()
 }
 
-/// The echo of `far` at `rate`: 60 ms later at -10 dB, a reflection 5 ms after it, noise.
-fn echo_of(far: &[f32], rate: usize) -> Vec<f32> {
-    let (d, r) = (rate * 60 / 1000, rate * 65 / 1000);
-    let mut seed = 11u64;
-    (0..far.len())
-        .map(|i| {
-            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-            let noise = ((seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.0035;
-            let a = i.checked_sub(d).map_or(0.0, |j| far[j] * 0.3);
-            let b = i.checked_sub(r).map_or(0.0, |j| far[j] * -0.08);
-            a + b + noise
-        })
-        .collect()
-}
-
 fn bench_process(c: &mut Criterion) {
     let mut g = c.benchmark_group("aec");
     g.measurement_time(Duration::from_secs(5))
@@ -50,7 +38,7 @@ fn bench_process(c: &mut Criterion) {
     g.throughput(Throughput::Elements(CALL as u64));
     g.bench_function("process_10ms_24k", |b| {
         let far: Vec<f32> = reply().repeat(4);
-        let mic = echo_of(&far, WIRE);
+        let mic = echo::echo_of(&far, WIRE, 60, 11);
         let mut aec = EchoCanceller::new(WIRE as u32);
         let mut out = vec![0f32; CALL];
         let calls = far.len() / CALL;

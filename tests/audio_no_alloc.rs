@@ -8,6 +8,9 @@
 //!   calls), and the whole mic path with cancellation only makes and drops the base64
 //!   `String` of each chunk sent.
 
+#[path = "audio_support/echo.rs"]
+mod echo;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
@@ -168,26 +171,11 @@ fn speech_like(rate: usize, seconds: usize) -> Vec<f32> {
         .collect()
 }
 
-/// The echo: 50 ms later, -10 dB, with a small reflection, plus -60 dBFS of noise.
-fn echo_of(far: &[f32], rate: usize) -> Vec<f32> {
-    let (d, r) = (rate / 20, rate / 20 + rate / 200);
-    let mut seed = 3u64;
-    (0..far.len())
-        .map(|i| {
-            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-            let noise = ((seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.0035;
-            let a = i.checked_sub(d).map_or(0.0, |j| far[j] * 0.3);
-            let b = i.checked_sub(r).map_or(0.0, |j| far[j] * -0.08);
-            a + b + noise
-        })
-        .collect()
-}
-
 #[test]
 fn process_does_not_allocate_after_warm_up() {
     for rate in [24_000usize, 16_000] {
         let far = speech_like(rate, 10);
-        let mic = echo_of(&far, rate);
+        let mic = echo::echo_of(&far, rate, 50, 3);
         let call = rate / 100;
         let mut aec = EchoCanceller::new(rate as u32);
         let mut out = vec![0f32; call];
