@@ -170,6 +170,15 @@ typedef struct RvStats {
    * Reserved, 0.
    */
   int32_t reserved0;
+  /**
+   * Echo canceller: the far end it is given: 0 none (cancellation off), 1 the session's
+   * own playback, 2 the game's output mix (`rv_push_output_mix`, fed within 200 ms).
+   */
+  int32_t echo_reference;
+  /**
+   * Reserved, 0.
+   */
+  int32_t reserved1;
 } RvStats;
 
 #ifdef __cplusplus
@@ -249,6 +258,22 @@ int32_t rv_session_state(RvSession s);
  * `frames` is 0).
  */
 int32_t rv_push_mic(RvSession s, const float *samples, int32_t frames, int32_t channels, int32_t sample_rate);
+
+/**
+ * Pushes the game's final output mix: `frames` frames of interleaved float audio
+ * (`channels` channels at `sample_rate` Hz), as Unity's `OnAudioFilterRead` on the
+ * AudioListener sees it. Process-wide (no session): while it is fed (within the last
+ * 200 ms), every session with echo cancellation cancels this mix (music, effects, every
+ * session's voice, after 3D panning and mixer effects) instead of its own playback.
+ * Made for the audio thread: it copies into a static lock-free ring and never allocates,
+ * locks or blocks. Returns `RV_OK`, or `RV_ERR_INVALID_ARGUMENT` (bad pointer, count, channel
+ * count or rate: nothing is written), or `RV_ERR_INVALID_STATE` when another thread is
+ * pushing at that moment (only one listener feeds the mix; nothing is written).
+ *
+ * # Safety
+ * `samples` must point to `frames * channels` readable floats (NULL only when `frames` is 0).
+ */
+int32_t rv_push_output_mix(const float *samples, int32_t frames, int32_t channels, int32_t sample_rate);
 
 /**
  * Fills `out` with exactly `frames * channels` interleaved floats of model audio at

@@ -8,6 +8,7 @@
 //! - sets this thread's last error (read with [`rv_last_error`]) when it fails.
 #![allow(clippy::missing_safety_doc)] // each function documents its contract under "Safety"
 
+use crate::audio::output_mix::{self, PushError};
 use crate::config::SessionConfig;
 use crate::session::events::PollOutcome;
 use crate::session::{registry, Session, SessionError};
@@ -101,6 +102,11 @@ pub struct RvStats {
     pub echo_converged: i32,
     /// Reserved, 0.
     pub reserved0: i32,
+    /// Echo canceller: the far end it is given: 0 none (cancellation off), 1 the session's
+    /// own playback, 2 the game's output mix (`rv_push_output_mix`, fed within 200 ms).
+    pub echo_reference: i32,
+    /// Reserved, 0.
+    pub reserved1: i32,
 }
 
 thread_local! {
@@ -367,6 +373,49 @@ pub unsafe extern "C" fn rv_push_mic(
         let data = unsafe { std::slice::from_raw_parts(samples, len) };
         session.push_mic(data, channels as usize, sample_rate as u32)?;
         Ok(RV_OK)
+    })
+}
+
+/// Pushes the game's final output mix: `frames` frames of interleaved float audio
+/// (`channels` channels at `sample_rate` Hz), as Unity's `OnAudioFilterRead` on the
+/// AudioListener sees it. Process-wide (no session): while it is fed (within the last
+/// 200 ms), every session with echo cancellation cancels this mix (music, effects, every
+/// session's voice, after 3D panning and mixer effects) instead of its own playback.
+/// Made for the audio thread: it copies into a static lock-free ring and never allocates,
+/// locks or blocks. Returns `RV_OK`, or `RV_ERR_INVALID_ARGUMENT` (bad pointer, count, channel
+/// count or rate: nothing is written), or `RV_ERR_INVALID_STATE` when another thread is
+/// pushing at that moment (only one listener feeds the mix; nothing is written).
+///
+/// # Safety
+/// `samples` must point to `frames * channels` readable floats (NULL only when `frames` is 0).
+#[no_mangle]
+pub unsafe extern "C" fn rv_push_output_mix(
+    samples: *const f32,
+    frames: i32,
+    channels: i32,
+    sample_rate: i32,
+) -> i32 {
+    guard(|| {
+        let len = check_audio_args(frames, channels, sample_rate)?;
+        if len == 0 {
+            return Ok(RV_OK);
+        }
+        if samples.is_null() {
+            return Err(Failure::arg("samples is NULL"));
+        }
+        // SAFETY: non-NULL, frames*channels readable floats (contract).
+        let data = unsafe { std::slice::from_raw_parts(samples, len) };
+        match output_mix::GLOBAL.push(data, channels as usize, sample_rate as u32) {
+            Ok(_) => Ok(RV_OK),
+            Err(PushError::Busy) => Err(Failure(
+                RV_ERR_INVALID_STATE,
+                "another thread is pushing the output mix".into(),
+            )),
+            Err(PushError::Channels) => Err(Failure::arg("channels must be between 1 and 32")),
+            Err(PushError::SampleRate | PushError::Length) => {
+                Err(Failure::arg("invalid output mix format"))
+            }
+        }
     })
 }
 
@@ -653,6 +702,8 @@ pub unsafe extern "C" fn rv_get_stats(s: RvSession, out: *mut RvStats) -> i32 {
             echo_erle_db: f32::from_bits(st.echo_erle_db_bits.load(Ordering::Relaxed)),
             echo_converged: i32::from(st.echo_converged.load(Ordering::Relaxed)),
             reserved0: 0,
+            echo_reference: st.echo_reference.load(Ordering::Relaxed),
+            reserved1: 0,
         };
         // SAFETY: non-NULL, writable RvStats (contract).
         unsafe { out.write(stats) };

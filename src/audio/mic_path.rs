@@ -16,7 +16,7 @@
 use super::aec::{AecStats, EchoCanceller};
 use super::capture::{CaptureChunk, CapturePipeline};
 use super::playback::ReferenceTap;
-use super::reference::FarEndAligner;
+use super::reference::{FarEndAligner, ReferenceSource};
 use super::AudioError;
 
 /// Capture, optionally echo-cancelled.
@@ -123,6 +123,11 @@ impl MicPath {
     /// The canceller's figures, `None` when echo cancellation is off.
     pub fn echo_stats(&self) -> Option<AecStats> {
         self.echo.as_ref().map(|e| e.canceller.stats())
+    }
+
+    /// The far end the canceller is given, `None` when echo cancellation is off.
+    pub fn echo_reference(&self) -> Option<ReferenceSource> {
+        self.echo.as_ref().map(|e| e.aligner.source())
     }
 
     /// Whether echo cancellation is on.

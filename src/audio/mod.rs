@@ -7,6 +7,8 @@
 //!   locks or blocks).
 //! - [`mic_path`]: the capture path as the session runs it, with the echo canceller
 //!   ([`aec`], fed by [`reference`]) between capture's two stages when it is on.
+//! - [`output_mix`]: the game's final output mix, pushed from the audio thread into a
+//!   process-wide lock-free ring that every session's canceller reads as its far end.
 //! - [`resample`]: the streaming rubato wrapper both paths share (design notes there).
 //! - [`wav`]: a tiny WAV reader/writer for examples and tests.
 //!
@@ -15,6 +17,7 @@
 pub mod aec;
 pub mod capture;
 pub mod mic_path;
+pub mod output_mix;
 pub mod pcm;
 pub mod playback;
 pub mod reference;

@@ -8,15 +8,37 @@
 //! buffering (which the echo canceller's own delay estimator measures). When the mic runs
 //! ahead of the device the missing far end is silence; when it lags, the oldest far end
 //! beyond `max_lag_ms` is dropped, so the two never drift apart without bound.
+//!
+//! While the game feeds its final output mix ([`super::output_mix`], pushed within the last
+//! [`MIX_LIVE_MS`] of mic time), the mix is the far end instead of the session's own
+//! playback: it is what the speakers really play (music, effects, every session's voice).
 
 use std::collections::VecDeque;
 
+use super::output_mix::{MixReader, OutputMix, GLOBAL};
 use super::playback::ReferenceTap;
 use super::resample::StreamResampler;
+
+/// The output mix counts as fed while it advanced within this much mic time.
+pub const MIX_LIVE_MS: u32 = 200;
+
+/// Which signal the echo canceller is given as the far end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReferenceSource {
+    /// What the session's own playback handed the device.
+    Playback,
+    /// The game's final output mix (`rv_push_output_mix`).
+    OutputMix,
+}
 
 /// The far-end reference at the wire rate, in step with the mic.
 pub struct FarEndAligner {
     tap: ReferenceTap,
+    mix: MixReader,
+    raw_mix: Vec<f32>,
+    /// Mic samples asked for since the mix last advanced (`None`: it never did).
+    mix_idle: Option<usize>,
+    source: ReferenceSource,
     wire_rate: u32,
     device_rate: u32,
     resampler: Option<StreamResampler>,
@@ -31,9 +53,24 @@ impl FarEndAligner {
     /// An aligner producing far-end audio at `wire_rate`, holding at most `max_lag_ms` of
     /// far end that the mic has not caught up with.
     pub fn new(tap: ReferenceTap, wire_rate: u32, max_lag_ms: u32) -> FarEndAligner {
+        FarEndAligner::with_mix(tap, &GLOBAL, wire_rate, max_lag_ms)
+    }
+
+    /// The same, reading the output mix from `mix` (the process's [`GLOBAL`] one but in
+    /// tests).
+    pub fn with_mix(
+        tap: ReferenceTap,
+        mix: &'static OutputMix,
+        wire_rate: u32,
+        max_lag_ms: u32,
+    ) -> FarEndAligner {
         let max_fifo = (u64::from(wire_rate) * u64::from(max_lag_ms.max(10)) / 1000) as usize;
         FarEndAligner {
             tap,
+            mix: mix.reader(),
+            raw_mix: Vec::with_capacity(8192),
+            mix_idle: None,
+            source: ReferenceSource::Playback,
             wire_rate,
             device_rate: 0,
             resampler: None,
@@ -50,7 +87,31 @@ impl FarEndAligner {
     pub fn next(&mut self, n: usize) -> &[f32] {
         self.raw.clear();
         self.tap.drain_into(&mut self.raw);
-        let rate = self.tap.device_rate();
+        self.raw_mix.clear();
+        if self.mix.drain_into(&mut self.raw_mix) > 0 {
+            self.mix_idle = Some(0);
+        } else if let Some(idle) = self.mix_idle.as_mut() {
+            *idle += n;
+        }
+        let live_limit = (self.wire_rate * MIX_LIVE_MS / 1000) as usize;
+        let source = match self.mix_idle {
+            Some(idle) if idle < live_limit => ReferenceSource::OutputMix,
+            _ => ReferenceSource::Playback,
+        };
+        if source != self.source {
+            // Another signal (its own rate and timing): start its stream afresh; the
+            // canceller's delay estimator finds the new alignment.
+            self.source = source;
+            self.fifo.clear();
+            self.device_rate = 0;
+        }
+        let rate = match source {
+            ReferenceSource::Playback => self.tap.device_rate(),
+            ReferenceSource::OutputMix => {
+                std::mem::swap(&mut self.raw, &mut self.raw_mix);
+                self.mix.rate()
+            }
+        };
         if rate != self.device_rate {
             // A new device rate: a new resampler (a few ms of reference are lost, and the
             // echo canceller re-converges on its own).
@@ -88,7 +149,13 @@ impl FarEndAligner {
         self.raw.clear();
         self.tap.drain_into(&mut self.raw);
         self.raw.clear();
+        self.mix.skip_to_now();
         self.fifo.clear();
+    }
+
+    /// The signal used as the far end now.
+    pub fn source(&self) -> ReferenceSource {
+        self.source
     }
 
     /// Reference frames the tap dropped so far because nobody drained it in time (the mic
@@ -155,6 +222,56 @@ mod tests {
         // After the item, silence again; the aligner holds no backlog.
         assert!(far[far.len() - 2400..].iter().all(|s| s.abs() < 1e-3));
         assert!(aligner.lag_samples() < 480);
+    }
+
+    #[test]
+    fn the_output_mix_is_the_far_end_while_it_is_fed_and_playback_again_after() {
+        use crate::audio::output_mix::OutputMix;
+        static MIX: OutputMix = OutputMix::new();
+        let (mut producer, mut consumer) = playback_pipeline(PlaybackConfig {
+            output_rate: 48_000,
+            prebuffer_ms: 0,
+            max_hold_seconds: 10,
+        })
+        .unwrap();
+        let tap = consumer.reference_tap(500);
+        let mut aligner = FarEndAligner::with_mix(tap, &MIX, 24_000, 200);
+        // The session plays a 1 kHz tone; the game's mix (stereo, 48 kHz) is a 500 Hz one.
+        producer.push_pcm16("item", &tone(24_000, 1000.0, 48_000));
+        producer.end_item("item");
+        let mix_tone: Vec<f32> = tone(48_000, 500.0, 48_000 * 2)
+            .iter()
+            .flat_map(|&s| [f32::from(s) / 32768.0; 2])
+            .collect();
+        let mut out = vec![0f32; 480 * 2];
+        let hz = |x: &[f32]| {
+            let c = x
+                .windows(2)
+                .filter(|w| (w[0] < 0.0) != (w[1] < 0.0))
+                .count();
+            c as f64 / 2.0 / (x.len() as f64 / 24_000.0)
+        };
+        let mut far = Vec::new();
+        for step in 0..150 {
+            producer.pump();
+            consumer.pull(&mut out, 2, 48_000);
+            // The mix is fed for the first second only.
+            if step < 100 {
+                MIX.push(&mix_tone[step * 960..(step + 1) * 960], 2, 48_000)
+                    .unwrap();
+            }
+            far.extend_from_slice(aligner.next(240));
+            if step == 50 {
+                assert_eq!(aligner.source(), ReferenceSource::OutputMix);
+            }
+        }
+        assert!(
+            (hz(&far[6000..18000]) - 500.0).abs() < 5.0,
+            "the mix, not the playback"
+        );
+        // 200 ms of mic time after the mix stopped, the playback is the far end again.
+        assert_eq!(aligner.source(), ReferenceSource::Playback);
+        assert!((hz(&far[far.len() - 4800..]) - 1000.0).abs() < 10.0);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::audio::mic_path::MicPath;
 use crate::audio::playback::{
     playback_pipeline, PlaybackConfig, PlaybackConsumer, PlaybackProducer,
 };
+use crate::audio::reference::ReferenceSource;
 use crate::config::SessionConfig;
 use crate::protocol::client;
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
@@ -123,6 +124,8 @@ pub struct Stats {
     pub echo_erle_db_bits: AtomicU32,
     /// Echo canceller: converged.
     pub echo_converged: AtomicBool,
+    /// Echo canceller: the far end in use (0 off, 1 own playback, 2 output mix).
+    pub echo_reference: AtomicI32,
 }
 
 /// State shared by the host-facing session and its worker.
@@ -360,6 +363,15 @@ impl Session {
                 .store(echo.erle_db.to_bits(), Ordering::Relaxed);
             st.echo_converged.store(echo.converged, Ordering::Relaxed);
         }
+        let reference = match capture.echo_reference() {
+            None => 0,
+            Some(ReferenceSource::Playback) => 1,
+            Some(ReferenceSource::OutputMix) => 2,
+        };
+        self.shared
+            .stats
+            .echo_reference
+            .store(reference, Ordering::Relaxed);
         drop(capture);
         if full {
             return Err(SessionError::QueueFull(

@@ -18,6 +18,9 @@ const EVALUATE_EVERY: usize = 4;
 const AGREE: u32 = 3;
 /// Correlation a lag needs to count as the echo's.
 const MIN_CORRELATION: f32 = 0.4;
+/// A lag before the best one is the echo's start when it correlates at least this fraction
+/// as well.
+const EARLIEST_FRACTION: f32 = 0.9;
 /// Far-end block RMS under which the far end counts as silent.
 const FAR_ACTIVE_RMS: f32 = 1e-3;
 
@@ -131,7 +134,22 @@ impl DelayEstimator {
         if best.1 < MIN_CORRELATION {
             return None;
         }
-        let lag = best.0;
+        // Reverberation spreads the mic's envelope later than the direct path, so the
+        // correlation peak runs late in a big room: the echo starts at the earliest lag
+        // that correlates nearly as well as the best one.
+        let mut lag = best.0;
+        for l in 0..best.0 {
+            let far_mean = self.lag_far_sum[l] / w;
+            let far_var = self.lag_far_sq[l] / w - far_mean * far_mean;
+            if far_var <= 1e-12 {
+                continue;
+            }
+            let c = (self.cross[l] / w - near_mean * far_mean) / (near_var * far_var).sqrt();
+            if c >= EARLIEST_FRACTION * best.1 {
+                lag = l;
+                break;
+            }
+        }
         match self.reported {
             // Within a block of the reported lag: jitter, not a move.
             Some(r) if r.abs_diff(lag) <= 1 => {

@@ -163,6 +163,19 @@ impl PartitionedFilter {
         }
     }
 
+    /// The partition holding the most energy (the echo's direct path and first
+    /// reflections, in a converged filter).
+    pub fn strongest_partition(&self) -> usize {
+        let mut best = (0, 0.0f32);
+        for (p, chunk) in self.w.chunks_exact(BINS).enumerate() {
+            let e: f32 = chunk.iter().map(|w| w.norm_sqr()).sum();
+            if e > best.1 {
+                best = (p, e);
+            }
+        }
+        best.0
+    }
+
     /// Copies another filter of the same size.
     pub fn copy_from(&mut self, other: &PartitionedFilter) {
         self.w.copy_from_slice(&other.w);

@@ -8,19 +8,23 @@
 //!
 //! Stages, per block of 128 samples (everything allocated in [`EchoCanceller::new`]; no
 //! allocation, lock or I/O per call):
-//! 1. [`delay::DelayEstimator`] finds the bulk delay (0-400 ms) by envelope correlation; the
-//!    far-end read offset follows it (only while the filters are failing: a filter that
-//!    cancels well knows the delay better), leaving a 32 ms margin before the direct path.
-//! 2. [`filter`]: two partitioned-block frequency-domain adaptive filters over the next
-//!    96 ms: a refined one whose step follows a Kalman-style estimate of its own
-//!    misadjustment against the error power (fast while it knows little, nearly still in
-//!    double talk, with no detector to get wrong), which makes the output; and a coarse
-//!    NLMS one, which follows a changed echo path first and then teaches the refined one.
+//! 1. [`delay::DelayEstimator`] finds the bulk delay (0-600 ms: Bluetooth speakers) by
+//!    envelope correlation; the far-end read offset follows it (only while the filters are
+//!    failing: a filter that cancels well knows the delay better), leaving a 53 ms margin
+//!    before the direct path.
+//! 2. [`linear::LinearStage`]: two partitioned-block frequency-domain filters over the next
+//!    320 ms (living rooms ring that long): a frequency-domain Kalman filter that makes the
+//!    output (each partition's step from its own state variance against the error the
+//!    block shows: a full step while it knows little, still in double talk, with no
+//!    detector to get wrong), and a coarse NLMS one that follows a changed echo path first
+//!    and then hands it over.
 //! 3. [`suppressor::ResidualSuppressor`] removes the residual echo per frequency bin where
-//!    it dominates, sparing the bins where the user's voice does. Until the linear filter
-//!    is trusted (20 dB on echo alone), and again when it fails (its error louder than the
-//!    mic: the echo path changed), the echo is bounded by the far end's recent peak power
-//!    instead, so the server's VAD never hears the model even in the first second.
+//!    it dominates, from the linear stage's own measured performance (its state variance,
+//!    and the residual ratio measured on echo alone), sparing the bins where the user's
+//!    voice does, and fills what it gates with comfort noise at the room's level. Until
+//!    the linear filter is trusted (12 dB on echo alone), and again when it fails, the echo
+//!    is bounded by the far end's recent peak power instead, so the server's VAD never
+//!    hears the model even in the first syllables.
 //!
 //! Figures (synthetic room, end to end against the local server, cost): `docs/aec-figures.md`.
 //!
@@ -30,11 +34,13 @@
 pub mod delay;
 pub mod fft;
 pub mod filter;
+pub mod linear;
 pub mod suppressor;
 
 use delay::DelayEstimator;
 use fft::{Fft, Spectrum, ZERO};
-use filter::{FarSpectra, PartitionedFilter};
+use filter::FarSpectra;
+use linear::LinearStage;
 use suppressor::{ResidualHints, ResidualSuppressor};
 
 /// Samples per block.
@@ -44,37 +50,39 @@ pub const FFT: usize = 2 * BLOCK;
 /// Bins of a real FFT of `FFT` points.
 pub const BINS: usize = BLOCK + 1;
 
-/// Span of the adaptive filters from the far-end offset, in ms (the onset margin, then the
-/// room's tail).
-const TAIL_MS: usize = 96;
-/// Largest bulk delay searched, in ms.
-const MAX_DELAY_MS: usize = 400;
-/// Blocks of margin kept before the estimated echo onset (32 ms at 24 kHz): envelope
-/// estimates run up to ~20 ms late in reverberant rooms, and a direct path before the
-/// filter start cannot be cancelled at all.
-const ONSET_MARGIN_BLOCKS: usize = 6;
-/// Coarse filter NLMS step.
-const COARSE_STEP: f32 = 0.5;
-/// Partitions of each filter constrained per block (in turn).
-const CONSTRAIN_PER_BLOCK: usize = 4;
-/// Refined filter: growth of its misadjustment estimate per block, relative to the learnt
-/// path gain, while it cancels at least as well as the coarse filter (tracks slow drift)...
-const LEAK_CONVERGED: f32 = 1e-4;
-/// ... and while the coarse filter does better in a bin (the echo path changed).
-const LEAK_DIVERGED: f32 = 0.05;
-/// Blocks of echo alone cancelled by 20 dB before the linear filter is trusted.
-const TRUST_BLOCKS: u32 = 30;
+/// Span of the adaptive filters after the onset margin, in ms: the room's tail (living
+/// rooms ring for 300-700 ms; what is left beyond this is 20-30 dB down and goes to the
+/// suppressor).
+const TAIL_MS: usize = 320;
+/// Largest bulk delay searched, in ms (Bluetooth speakers add 150-450 ms).
+const MAX_DELAY_MS: usize = 600;
+/// Blocks of margin kept before the estimated echo onset (53 ms at 24 kHz): envelope
+/// estimates run up to ~50 ms late in reverberant rooms with a distant speaker, and a
+/// direct path before the filter start cannot be cancelled at all.
+const ONSET_MARGIN_BLOCKS: usize = 10;
+/// An estimate this many blocks later than the margin expects keeps the offset (43 ms at
+/// 24 kHz: estimates wander in reverberant rooms, and every move costs re-convergence).
+const LATE_TOLERANCE_BLOCKS: usize = 8;
+/// Linear cancellation on echo alone (power ratio) that makes the filter trusted...
+const TRUST_RATIO: f32 = 100.0;
+/// ... for this many far-active blocks of echo alone in a row.
+const TRUST_BLOCKS: u32 = 20;
+/// A trusted filter whose error on echo alone is this loud against the mic (3 dB of
+/// cancellation left) has lost the path (in double talk the mic is louder than the echo
+/// estimate and those blocks do not count).
+const FAILED_RATIO: f32 = 0.5;
 /// Blocks of failing cancellation (see `process_block`) before it is not any more.
 const DISTRUST_BLOCKS: u32 = 10;
 /// Per-block decay of the far end's peak-power hold (-20 dB in ~300 ms at 24 kHz).
 const FAR_BOUND_DECAY: f32 = 0.95;
+/// The same while the echo delay is not known yet (-6 dB in ~600 ms).
+const FAR_BOUND_DECAY_UNKNOWN_DELAY: f32 = 0.995;
 /// Per far-active block, how much of the far-end bound remains once the filter is trusted
-/// (fades over ~0.3 s).
-const BOUND_FADE: f32 = 0.98;
-/// Smoothing of the residual echo ratio when a block shows less residual than expected...
-const RESIDUAL_FALL: f32 = 0.3;
-/// ... and when it shows more (slowly: it may be the user's voice, quiet under the echo).
-const RESIDUAL_RISE: f32 = 0.01;
+/// (fades over ~50 ms).
+const BOUND_FADE: f32 = 0.95;
+/// The share of the linear stage's predicted residual (from its state variance) the
+/// suppressor takes as residual echo.
+const VARIANCE_RESIDUAL_SHARE: f32 = 0.3;
 /// Far-end block RMS under which the far end counts as silent.
 const FAR_ACTIVE_RMS: f32 = 1e-3;
 
@@ -86,8 +94,8 @@ pub struct AecStats {
     /// Echo return loss enhancement, dB: mic over output power, smoothed over blocks where
     /// the far end plays.
     pub erle_db: f32,
-    /// Whether the linear filter has converged (cancelled 20 dB of echo alone, and has not
-    /// fallen under 6 dB since).
+    /// Whether the linear filter has converged (cancelled 12 dB of echo alone, and has not
+    /// failed since).
     pub converged: bool,
 }
 
@@ -112,23 +120,7 @@ pub struct EchoCanceller {
     // Delay.
     delay: DelayEstimator,
     // Linear stage.
-    refined: PartitionedFilter,
-    coarse: PartitionedFilter,
-    /// The refined filter's uncertainty per partition and bin (Kalman state variance).
-    misadjustment: Vec<f32>,
-    path_gain: [f32; BINS],
-    y_refined: [f32; BLOCK],
-    y_coarse: [f32; BLOCK],
-    e_refined: [f32; BLOCK],
-    e_coarse: [f32; BLOCK],
-    e_spec_refined: Spectrum,
-    e_spec_coarse: Spectrum,
-    gain: Spectrum,
-    /// Smoothed error power spectra of both filters (which is ahead, per bin).
-    err_spec_refined: [f32; BINS],
-    err_spec_coarse: [f32; BINS],
-    err_refined: f32,
-    err_coarse: f32,
+    linear: LinearStage,
     // Residual stage.
     suppressor: ResidualSuppressor,
     bypass: [f32; BLOCK],
@@ -137,7 +129,6 @@ pub struct EchoCanceller {
     mic_pow: f32,
     out_pow: f32,
     linear_mic_pow: f32,
-    residual_ratio: f32,
     linear_err_pow: f32,
     erle_db: f32,
     trusted: bool,
@@ -156,7 +147,7 @@ impl EchoCanceller {
     /// A canceller for mono audio at `sample_rate` (clamped to 8-48 kHz).
     pub fn new(sample_rate: u32) -> EchoCanceller {
         let rate = sample_rate.clamp(8_000, 48_000) as usize;
-        let partitions = (TAIL_MS * rate / 1000).div_ceil(BLOCK).max(4);
+        let partitions = ONSET_MARGIN_BLOCKS + (TAIL_MS * rate / 1000).div_ceil(BLOCK).max(4);
         let max_delay_blocks = MAX_DELAY_MS * rate / 1000 / BLOCK + 1;
         let far_hist_len = (max_delay_blocks + partitions + 4) * BLOCK;
         EchoCanceller {
@@ -175,32 +166,13 @@ impl EchoCanceller {
             spec: [ZERO; BINS],
             far: FarSpectra::new(partitions),
             delay: DelayEstimator::new(max_delay_blocks),
-            refined: PartitionedFilter::new(partitions),
-            coarse: PartitionedFilter::new(partitions),
-            misadjustment: vec![1.0; partitions * BINS],
-            path_gain: [0.0; BINS],
-            y_refined: [0.0; BLOCK],
-            y_coarse: [0.0; BLOCK],
-            e_refined: [0.0; BLOCK],
-            e_coarse: [0.0; BLOCK],
-            e_spec_refined: [ZERO; BINS],
-            e_spec_coarse: [ZERO; BINS],
-            gain: [ZERO; BINS],
-            err_spec_refined: [0.0; BINS],
-            err_spec_coarse: [0.0; BINS],
-            err_refined: 0.0,
-            err_coarse: 0.0,
+            linear: LinearStage::new(partitions, ONSET_MARGIN_BLOCKS + 2, rate as u32),
             suppressor: ResidualSuppressor::new(),
             bypass: [0.0; BLOCK],
-            hints: ResidualHints {
-                far_bound: [0.0; BINS],
-                unconverged: 1.0,
-                residual_ratio: 1.0,
-            },
+            hints: ResidualHints::new(),
             mic_pow: 0.0,
             out_pow: 0.0,
             linear_mic_pow: 0.0,
-            residual_ratio: 1.0,
             linear_err_pow: 0.0,
             erle_db: 0.0,
             trusted: false,
@@ -225,19 +197,22 @@ impl EchoCanceller {
 
     /// Current figures.
     pub fn stats(&self) -> AecStats {
-        let delay_ms = match self.delay.lag() {
+        // A trusted filter knows where the echo starts better than the envelopes do: its
+        // strongest partition (the direct path and first reflections).
+        let lag = if self.trusted {
+            Some(self.offset_blocks + self.linear.refined().strongest_partition())
+        } else {
+            self.delay.lag()
+        };
+        let delay_ms = match lag {
             Some(lag) => (lag * BLOCK * 1000 / self.sample_rate as usize) as i32,
             None => -1,
         };
         AecStats {
             delay_ms,
             erle_db: self.erle_db,
-            converged: self.converged(),
+            converged: self.trusted,
         }
-    }
-
-    fn converged(&self) -> bool {
-        self.trusted
     }
 
     /// Cancels the echo of `far_end` (what was played, in step with the mic to within the
@@ -286,15 +261,18 @@ impl EchoCanceller {
     fn distrust(&mut self) {
         self.trusted = false;
         self.trust_blocks = 0;
-        self.misadjustment.iter_mut().for_each(|h| *h = h.max(1.0));
+        self.linear.forget();
     }
 
     fn move_offset(&mut self, lag: usize) {
         // The filters cover the onset margin plus a tail with room to spare: a direct path
-        // landing anywhere in the first few partitions is fine where it is, and not moving
+        // landing anywhere in the first partitions is fine where it is, and not moving
         // keeps what the filters learnt in place (estimates jitter by a block or two).
         let current = self.offset_blocks;
-        if self.delay_known && lag > current && lag <= current + ONSET_MARGIN_BLOCKS + 2 {
+        if self.delay_known
+            && lag > current
+            && lag <= current + ONSET_MARGIN_BLOCKS + LATE_TOLERANCE_BLOCKS
+        {
             return;
         }
         self.delay_known = true;
@@ -304,11 +282,7 @@ impl EchoCanceller {
         }
         self.distrust();
         let k = offset as isize - self.offset_blocks as isize;
-        // Either the room's delay changed (the filter is right as it is at the new offset)
-        // or the estimate moved (the taps must move with it). The refined filter bets on
-        // the first, the coarse one on the second; whichever cancels better wins below.
-        self.coarse.copy_from(&self.refined);
-        self.coarse.shift(k);
+        self.linear.offset_moved(k);
         self.offset_blocks = offset;
         for p in 0..self.far.partitions() {
             self.far_frame(self.offset_blocks + p);
@@ -319,7 +293,7 @@ impl EchoCanceller {
     }
 
     fn process_block(&mut self) {
-        // 1. Far end into history; delay estimation.
+        // 1. Far end into history.
         let len = self.far_hist.len();
         for &v in &self.in_far {
             self.far_hist[self.far_pos] = v;
@@ -334,124 +308,20 @@ impl EchoCanceller {
         self.far.push(&self.spec);
         self.far.update_power();
 
-        // 3. Both filters' estimates and errors.
-        self.refined
-            .estimate(&self.far, &mut self.fft, &mut self.y_refined);
-        self.coarse
-            .estimate(&self.far, &mut self.fft, &mut self.y_coarse);
-        let (mut e2r, mut e2c, mut d2) = (0.0, 0.0, 0.0);
-        for i in 0..BLOCK {
-            let d = self.in_near[i];
-            self.e_refined[i] = d - self.y_refined[i];
-            self.e_coarse[i] = d - self.y_coarse[i];
-            e2r += self.e_refined[i] * self.e_refined[i];
-            e2c += self.e_coarse[i] * self.e_coarse[i];
-            d2 += d * d;
-        }
-        let e_refined = self.e_refined;
-        let e_coarse = self.e_coarse;
-        self.fft
-            .forward_zero_padded(&e_refined, &mut self.e_spec_refined);
-        self.fft
-            .forward_zero_padded(&e_coarse, &mut self.e_spec_coarse);
+        // 3. The linear stage, adapting only where the far end excites it.
+        let partitions = self.far.partitions() as f32;
+        let mean_power = self.far.power.iter().sum::<f32>() / BINS as f32;
+        let far_active = far_rms > FAR_ACTIVE_RMS || mean_power > partitions * 1e-4;
+        let near = self.in_near;
+        let lin = self
+            .linear
+            .process(&self.far, &near, far_active, &mut self.fft);
+        let (d2, e2r, y2) = (lin.mic_energy, lin.error_energy, lin.echo_energy);
 
         // The delay estimator learns only from blocks that look like echo alone: once the
         // filter has converged, a mic much louder than its echo estimate is the user
         // talking (a changed echo path leaves the estimate's level as it was).
-        let y2: f32 = self.y_refined.iter().map(|v| v * v).sum();
         let near_talking = self.ever_trusted && d2 > 2.0 * y2 + 1e-6;
-        // 4. Adaptation, only where the far end excites the filter.
-        let partitions = self.far.partitions() as f32;
-        let mean_power = self.far.power.iter().sum::<f32>() / BINS as f32;
-        let gate = 1e-2 * mean_power + partitions * FFT as f32 * 1e-7;
-        let far_active = far_rms > FAR_ACTIVE_RMS || mean_power > partitions * 1e-4;
-        if far_active {
-            self.refined.path_gain(&mut self.path_gain);
-            // Kalman-style step: each partition's uncertainty against the error power
-            // (which holds near end and noise as well as residual echo). Loops run
-            // partition by partition over contiguous bins.
-            let mut denom = [0f32; BINS];
-            let mut leak = [0f32; BINS];
-            for k in 0..BINS {
-                let er2 = self.e_spec_refined[k].norm_sqr();
-                let ec2 = self.e_spec_coarse[k].norm_sqr();
-                self.err_spec_refined[k] += 0.2 * (er2 - self.err_spec_refined[k]);
-                self.err_spec_coarse[k] += 0.2 * (ec2 - self.err_spec_coarse[k]);
-                denom[k] = partitions * er2 + gate;
-                // The coarse filter clearly ahead in this bin: the echo path changed, the
-                // refined filter must move fast. (Not block by block: in double talk the
-                // two errors take turns being smaller by chance.) Bins the far end leaves
-                // silent learn nothing.
-                leak[k] = if self.far.power[k] < gate {
-                    0.0
-                } else if self.err_spec_coarse[k] < 0.5 * self.err_spec_refined[k] {
-                    LEAK_DIVERGED
-                } else {
-                    LEAK_CONVERGED
-                };
-            }
-            let np = self.far.partitions();
-            for p in 0..np {
-                let h = &self.misadjustment[p * BINS..(p + 1) * BINS];
-                for ((d, h), x) in denom.iter_mut().zip(h).zip(self.far.part(p)) {
-                    *d += h * x.norm_sqr();
-                }
-            }
-            for k in 0..BINS {
-                self.gain[k] = if leak[k] == 0.0 {
-                    ZERO
-                } else {
-                    self.e_spec_refined[k] / denom[k]
-                };
-            }
-            for p in 0..np {
-                let h = &mut self.misadjustment[p * BINS..(p + 1) * BINS];
-                let x = self.far.part(p);
-                let w = self.refined.partition(p);
-                for k in 0..BINS {
-                    if leak[k] == 0.0 {
-                        continue;
-                    }
-                    // What this block taught partition p shrinks its uncertainty; the
-                    // room may drift, so it grows back with what the partition holds.
-                    let shrunk = h[k] * (1.0 - h[k] * x[k].norm_sqr() / denom[k]);
-                    let grow = leak[k] * (w[k].norm_sqr() + self.path_gain[k] / partitions);
-                    h[k] = (shrunk + grow).clamp(1e-6, 2.0);
-                }
-            }
-            self.refined.adapt_scaled(
-                &self.far,
-                &self.gain,
-                &self.misadjustment,
-                &mut self.fft,
-                CONSTRAIN_PER_BLOCK,
-            );
-            for k in 0..BINS {
-                let x2 = self.far.power[k];
-                self.gain[k] = if x2 < gate {
-                    ZERO
-                } else {
-                    self.e_spec_coarse[k] * (COARSE_STEP / (x2 + gate))
-                };
-            }
-            self.coarse
-                .adapt(&self.far, &self.gain, &mut self.fft, CONSTRAIN_PER_BLOCK);
-        }
-
-        // 5. Arbitration: a coarse filter far worse than the refined one has diverged (it
-        // adapts through double talk unguarded) and restarts from it; one far better has
-        // found a changed echo path first, and the refined filter jumps to it.
-        self.err_refined = 0.8 * self.err_refined + 0.2 * e2r;
-        self.err_coarse = 0.8 * self.err_coarse + 0.2 * e2c;
-        if far_active {
-            if self.err_coarse > 4.0 * self.err_refined {
-                self.coarse.copy_from(&self.refined);
-                self.err_coarse = self.err_refined;
-            } else if self.err_coarse < 0.25 * self.err_refined {
-                self.refined.copy_from(&self.coarse);
-                self.err_refined = self.err_coarse;
-            }
-        }
         if near_talking {
             self.delay.push_far_only(far_rms);
         } else {
@@ -466,27 +336,12 @@ impl EchoCanceller {
                 self.move_offset(lag);
             }
         }
-        // The refined filter makes the output: the coarse one adapts through double talk
-        // and may cancel part of the user's voice for a while, so it only ever teaches.
-        let error = self.e_refined;
-        let echo_est = self.y_refined;
 
-        // The residual the suppressor must expect, measured on blocks that are surely echo
-        // alone: the mic no louder than the echo estimate (with the user talking as loud as
-        // the echo, the mic is twice as loud).
-        // Falls fast, rises slowly: a quiet stretch of the user's voice under the echo
-        // passes that test, and must not teach the suppressor to expect a louder residual.
-        if far_active && d2 < 1.3 * y2 && d2 > 0.0 {
-            let r = (e2r / d2).min(1.0);
-            let a = if r < self.residual_ratio {
-                RESIDUAL_FALL
-            } else {
-                RESIDUAL_RISE
-            };
-            self.residual_ratio += a * (r - self.residual_ratio);
-        }
+        // Echo alone, surely: the mic no louder than the echo estimate (with the user
+        // talking as loud as the echo, the mic is twice as loud).
+        let echo_alone = far_active && d2 > 0.0 && d2 < 1.3 * y2;
 
-        // Whether the linear filter is to be trusted: it has cancelled 20 dB on echo alone,
+        // Whether the linear filter is to be trusted: it has cancelled 12 dB on echo alone,
         // and has not since made the mic louder (its estimate is in the wrong place: in
         // double talk it still removes the echo, so the error stays under the mic), nor
         // fallen under 6 dB while the coarse filter did better (in double talk the coarse
@@ -495,7 +350,7 @@ impl EchoCanceller {
             self.linear_mic_pow = 0.9 * self.linear_mic_pow + 0.1 * d2;
             self.linear_err_pow = 0.9 * self.linear_err_pow + 0.1 * e2r;
             if !self.trusted {
-                if self.linear_mic_pow > 100.0 * self.linear_err_pow {
+                if self.linear_mic_pow > TRUST_RATIO * self.linear_err_pow {
                     self.trust_blocks += 1;
                     if self.trust_blocks >= TRUST_BLOCKS {
                         self.trusted = true;
@@ -505,9 +360,8 @@ impl EchoCanceller {
                 } else {
                     self.trust_blocks = 0;
                 }
-            } else if self.linear_err_pow > self.linear_mic_pow
-                || (self.linear_mic_pow < 4.0 * self.linear_err_pow
-                    && self.err_coarse < 0.5 * self.err_refined)
+            } else if self.linear_err_pow > FAILED_RATIO * self.linear_mic_pow
+                || (self.linear_mic_pow < 4.0 * self.linear_err_pow && self.linear.coarse_ahead())
             {
                 self.trust_blocks += 1;
                 if self.trust_blocks >= DISTRUST_BLOCKS {
@@ -518,13 +372,18 @@ impl EchoCanceller {
             }
         }
 
-        // 6. Residual echo. While the linear filter is not to be trusted, the far end's
+        // 4. Residual echo. While the linear filter is not to be trusted, the far end's
         // recent peak power per bin bounds the echo instead.
+        // Until the delay is known the echo may come from anywhere in the searched range
+        // (a Bluetooth speaker plays 400 ms late): the bound holds that long.
+        let decay = if self.delay_known {
+            FAR_BOUND_DECAY
+        } else {
+            FAR_BOUND_DECAY_UNKNOWN_DELAY
+        };
         for (bound, x) in self.hints.far_bound.iter_mut().zip(self.far.part(0)) {
-            *bound = x.norm_sqr().max(*bound * FAR_BOUND_DECAY);
+            *bound = x.norm_sqr().max(*bound * decay);
         }
-        // Once trusted, the bound fades out over about half a second rather than at once:
-        // a filter just past the threshold still has bad moments.
         if !self.trusted {
             self.unconverged = 1.0;
         } else if far_active {
@@ -535,10 +394,18 @@ impl EchoCanceller {
         } else {
             0.0
         };
-        self.hints.residual_ratio = self.residual_ratio;
+        self.hints.echo_alone = echo_alone;
+        self.hints.linear_residual = *self.linear.residual_power();
+        // The state variance overstates what is left (its process noise keeps it ready to
+        // track): a third of it is the residual.
+        self.hints
+            .linear_residual
+            .iter_mut()
+            .for_each(|r| *r *= VARIANCE_RESIDUAL_SHARE);
+        let error = lin.error;
         let mut out = [0f32; BLOCK];
         self.suppressor
-            .process(&mut self.fft, &error, &echo_est, &self.hints, &mut out);
+            .process(&mut self.fft, &error, &lin.echo, &self.hints, &mut out);
         if !self.suppression {
             // Same latency as with the suppressor: the previous block.
             out = self.bypass;
@@ -546,7 +413,7 @@ impl EchoCanceller {
         }
         self.out_block = out;
 
-        // 7. Figures, over blocks where the far end plays.
+        // 5. Figures, over blocks where the far end plays.
         if far_active {
             let o2: f32 = out.iter().map(|v| v * v).sum();
             self.mic_pow = 0.95 * self.mic_pow + 0.05 * d2;

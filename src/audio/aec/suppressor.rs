@@ -1,30 +1,46 @@
 //! Residual echo suppression: what the linear filter leaves (its misadjustment, the room tail
-//! beyond it, the loudspeaker's distortion) is removed per frequency bin where it dominates,
-//! and the bins where the user's voice dominates pass untouched.
+//! beyond it, the loudspeaker's distortion) is removed per frequency bin where it dominates;
+//! the bins where the user's voice dominates pass at their natural level, and the room's
+//! noise is kept where a bin is gated (comfort noise), so the server never hears the room
+//! fall silent whenever the model talks.
 //!
 //! STFT with a square-root Hann window and 50 % overlap (perfect reconstruction: with no
 //! far end the output is the input, one block later). The residual echo per bin is the
-//! linear echo estimate's power times the residual ratio the canceller measured on blocks of
-//! echo alone (twice over, as margin); before the linear filter is trusted, a conservative
-//! bound from the far end's recent peak power per bin stands in.
-//!
-//! (Speex MDF's regression estimate of that ratio was tried first: in double talk the
-//! user's voice fluctuates with the echo by chance and the estimate climbed to 0.1-1,
-//! suppressing the user; the measured ratio, falling fast and rising slowly, does not.)
+//! larger of two estimates of the linear stage's own performance: the residual its Kalman
+//! state variance predicts, and the residual-to-echo ratio measured per bin on blocks of
+//! echo alone times this block's echo estimate. Until the linear filter is trusted, a
+//! conservative bound from the far end's recent peak power per bin stands in.
 
 use super::fft::{Fft, Spectrum, ZERO};
 use super::{BINS, BLOCK, FFT};
 
-/// Deepest attenuation per bin (-30 dB).
-const MIN_GAIN: f32 = 0.03;
+/// Deepest attenuation per bin (-40 dB); comfort noise fills what it removes.
+const MIN_GAIN: f32 = 0.01;
 /// The residual echo is overestimated by this factor (suppression errs on the echo side
 /// only where the echo dominates anyway).
 const OVERESTIMATE: f32 = 2.0;
-/// Smallest residual ratio assumed (never more than ~33 dB of linear cancellation).
-const MIN_LEAK: f32 = 0.0005;
+/// Bounds of the measured residual-to-echo ratio: at most this (an estimate still far too
+/// small early on)...
+const MAX_LEAK: f32 = 4.0;
+/// ... and at least this (never assume more than ~40 dB of linear cancellation).
+const MIN_LEAK: f32 = 1e-4;
+/// Smoothing of the measured ratio when a block shows less residual than expected...
+const LEAK_FALL: f32 = 0.2;
+/// ... and when it shows more (slowly: it may be the user's voice, quiet under the echo).
+const LEAK_RISE: f32 = 0.02;
 /// Before convergence: the echo's power is assumed at most this times the far end's
-/// (+3 dB: loud speakers, and reverberation adding up).
-const UNCONVERGED_PATH_GAIN: f32 = 2.0;
+/// recent peak (-3 dB: the loudest coupling of the measured rooms, a laptop, is about the
+/// far end's level, and the bound also spares a user louder than that).
+const UNCONVERGED_PATH_GAIN: f32 = 0.5;
+/// Noise floor tracking (minimum statistics): the floor is the least smoothed error power
+/// over the last two windows of this many blocks (~0.5 s each at 24 kHz: a word's gaps
+/// show the floor, and a louder room is followed within a second)...
+const NOISE_WINDOW_BLOCKS: u32 = 96;
+/// ... with this smoothing of the power first ...
+const NOISE_SMOOTHING: f32 = 0.3;
+/// ... and this correction of the minimum's bias (the least of many noisy values is below
+/// their mean).
+const NOISE_BIAS: f32 = 3.0;
 
 /// What the canceller tells the suppressor about the echo, each block.
 pub struct ResidualHints {
@@ -32,8 +48,28 @@ pub struct ResidualHints {
     pub far_bound: [f32; BINS],
     /// How much the linear filter is still to be distrusted (0-1).
     pub unconverged: f32,
-    /// Residual over echo power, measured on recent blocks of echo alone.
-    pub residual_ratio: f32,
+    /// The residual echo power the linear stage's state variance predicts, per bin.
+    pub linear_residual: [f32; BINS],
+    /// This block is (almost surely) echo alone: the residual ratio may be measured.
+    pub echo_alone: bool,
+}
+
+impl ResidualHints {
+    /// Hints that know nothing yet.
+    pub fn new() -> ResidualHints {
+        ResidualHints {
+            far_bound: [0.0; BINS],
+            unconverged: 1.0,
+            linear_residual: [0.0; BINS],
+            echo_alone: false,
+        }
+    }
+}
+
+impl Default for ResidualHints {
+    fn default() -> Self {
+        ResidualHints::new()
+    }
 }
 
 /// The suppressor: one block in, one block out (one block later).
@@ -46,6 +82,17 @@ pub struct ResidualSuppressor {
     e_spec: Spectrum,
     y_spec: Spectrum,
     gain: [f32; BINS],
+    /// Measured residual-to-echo power ratio per bin.
+    leak: [f32; BINS],
+    /// The room's noise floor per bin (in the error, STFT scale).
+    noise: [f32; BINS],
+    /// Smoothed error power, and its minimum over this window and the last one.
+    smoothed: [f32; BINS],
+    min_now: [f32; BINS],
+    min_last: [f32; BINS],
+    window_blocks: u32,
+    /// Comfort-noise generator state.
+    seed: u32,
 }
 
 impl ResidualSuppressor {
@@ -66,7 +113,19 @@ impl ResidualSuppressor {
             e_spec: [ZERO; BINS],
             y_spec: [ZERO; BINS],
             gain: [1.0; BINS],
+            leak: [1.0; BINS],
+            noise: [0.0; BINS],
+            smoothed: [0.0; BINS],
+            min_now: [f32::MAX; BINS],
+            min_last: [f32::MAX; BINS],
+            window_blocks: 0,
+            seed: 0x9E37_79B9,
         }
+    }
+
+    /// The measured residual-to-echo ratio, averaged over bins (for figures).
+    pub fn mean_leak(&self) -> f32 {
+        self.leak.iter().sum::<f32>() / BINS as f32
     }
 
     fn analyse(&mut self, fft: &mut Fft, first: bool, block: &[f32; BLOCK]) {
@@ -85,6 +144,16 @@ impl ResidualSuppressor {
         }
     }
 
+    /// Uniform in [-1, 1) (xorshift: cheap, deterministic, no allocation).
+    fn uniform(&mut self) -> f32 {
+        let mut x = self.seed;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.seed = x;
+        (x >> 8) as f32 / (1u32 << 23) as f32 - 1.0
+    }
+
     /// Suppresses the residual echo in `error` (the linear filter's output) given `echo`
     /// (the linear echo estimate for the same block) and what the canceller knows
     /// (`hints`). Writes the previous block's output.
@@ -99,13 +168,31 @@ impl ResidualSuppressor {
         self.analyse(fft, true, error);
         self.analyse(fft, false, echo);
 
-        let pre = hints.unconverged * UNCONVERGED_PATH_GAIN * 0.5;
-        let leak = hints.residual_ratio.clamp(MIN_LEAK, 1.0);
-        // An untrusted filter's estimate may be wrong by as much as the estimate itself.
-        let leak = leak + hints.unconverged * (1.0 - leak);
-        for (k, bound) in hints.far_bound.iter().enumerate() {
+        let pre = hints.unconverged * UNCONVERGED_PATH_GAIN;
+        for k in 0..BINS {
             let e2 = self.e_spec[k].norm_sqr();
-            let residual = OVERESTIMATE * leak * self.y_spec[k].norm_sqr() + pre * bound;
+            let y2 = self.y_spec[k].norm_sqr();
+            // The room's noise floor: the quietest the error has been lately.
+            self.smoothed[k] += NOISE_SMOOTHING * (e2 - self.smoothed[k]);
+            self.min_now[k] = self.min_now[k].min(self.smoothed[k]);
+            // (Nothing known before the first window has passed.)
+            let least = self.min_now[k].min(self.min_last[k]);
+            self.noise[k] = if self.min_last[k] == f32::MAX {
+                0.0
+            } else {
+                NOISE_BIAS * least
+            };
+            if hints.echo_alone && y2 > 4.0 * self.noise[k] && y2 > 0.0 {
+                let r = ((e2 - self.noise[k]).max(0.0) / y2).clamp(MIN_LEAK, MAX_LEAK);
+                let a = if r < self.leak[k] {
+                    LEAK_FALL
+                } else {
+                    LEAK_RISE
+                };
+                self.leak[k] += a * (r - self.leak[k]);
+            }
+            let linear = (self.leak[k] * y2).max(hints.linear_residual[k]);
+            let residual = OVERESTIMATE * linear + pre * hints.far_bound[k];
             let target = if residual <= 0.0 || e2 <= 0.0 {
                 1.0
             } else {
@@ -118,7 +205,19 @@ impl ResidualSuppressor {
                 0.5 * self.gain[k] + 0.5 * target
             };
             self.gain[k] = g;
-            self.e_spec[k] *= g;
+            // What the gain removes of the room's noise comes back as comfort noise of the
+            // same level (random phase): the server hears the room, not a hole.
+            let fill = ((1.0 - g * g) * self.noise[k].min(e2)).max(0.0);
+            let scale = (1.5 * fill).sqrt();
+            let (re, im) = (self.uniform(), self.uniform());
+            self.e_spec[k] =
+                self.e_spec[k] * g + realfft::num_complex::Complex::new(re, im) * scale;
+        }
+        self.window_blocks += 1;
+        if self.window_blocks == NOISE_WINDOW_BLOCKS {
+            self.window_blocks = 0;
+            self.min_last = self.min_now;
+            self.min_now = [f32::MAX; BINS];
         }
         fft.inverse(&self.e_spec, &mut self.frame);
         let (head, tail) = self.frame.split_at(BLOCK);
