@@ -45,12 +45,15 @@ class Ours:
     name = "ours"
     label = "plugin"
 
-    def __init__(self, binary: str | None = None, build: bool = True, linear_only=False):
-        self.binary = binary or os.path.join(REPO, "target", "release", "examples", "aec_wav")
+    def __init__(
+        self, binary: str | None = None, build: bool = True, linear_only=False, release=True
+    ):
+        profile = "release" if release else "debug"
+        self.binary = binary or os.path.join(REPO, "target", profile, "examples", "aec_wav")
         self.linear_only = linear_only
         if build and binary is None:
             subprocess.run(
-                ["cargo", "build", "--release", "--example", "aec_wav"],
+                ["cargo", "build", "--example", "aec_wav"] + (["--release"] if release else []),
                 cwd=REPO,
                 check=True,
             )
@@ -60,18 +63,26 @@ class Ours:
     def available(self) -> bool:
         return True
 
-    def run(self, mic_path: str, ref_path: str):
+    def run(self, mic_path: str, ref_path: str, vad: bool = False):
         with tempfile.TemporaryDirectory() as d:
             out_path = os.path.join(d, "out.wav")
             cmd = [self.binary, "--mic", mic_path, "--ref", ref_path, "--out", out_path]
             if self.linear_only:
                 cmd.append("--linear-only")
+            if vad:
+                cmd.append("--vad")
             p = subprocess.run(cmd, capture_output=True, text=True)
             if p.returncode != 0:
                 raise RuntimeError(f"aec_wav failed: {p.stderr.strip()}")
             m = re.search(r"([0-9.]+) us per 10 ms call", p.stdout)
             cost = float(m.group(1)) if m else float("nan")
             out, _ = wavio.read(out_path)
+        if vad:
+            events = [
+                (k, float(t))
+                for k, t in re.findall(r"vad: speech_(started|stopped) at ([0-9.]+) s", p.stdout)
+            ]
+            return out, cost, events
         return out, cost
 
 
@@ -108,7 +119,7 @@ class Aec3:
         mf, n = _frames(wavio.to_pcm16(mic), rate)
         rf, _ = _frames(wavio.to_pcm16(ref), rate)
         out = np.empty_like(mf)
-        spent = 0.0
+        spent = []
         for k in range(len(mf)):
             rframe = rtc.AudioFrame(bytearray(rf[k].tobytes()), rate, 1, n)
             mframe = rtc.AudioFrame(bytearray(mf[k].tobytes()), rate, 1, n)
@@ -116,10 +127,10 @@ class Aec3:
             apm.process_reverse_stream(rframe)
             apm.set_stream_delay_ms(0)
             apm.process_stream(mframe)
-            spent += time.perf_counter() - t
+            spent.append(time.perf_counter() - t)
             out[k] = np.frombuffer(bytes(mframe.data), dtype=np.int16)
         y = out.reshape(-1)[: len(mic)].astype(np.float64) / 32768.0
-        return y, spent / len(mf) * 1e6
+        return y, float(np.median(spent)) * 1e6
 
 
 class Speex:
@@ -167,7 +178,7 @@ class Speex:
         mf = np.ascontiguousarray(mf)
         rf = np.ascontiguousarray(rf)
         out = np.zeros_like(mf)
-        spent = 0.0
+        spent = []
         try:
             for k in range(len(mf)):
                 t = time.perf_counter()
@@ -175,23 +186,23 @@ class Speex:
                     st, mf[k].ctypes.data, rf[k].ctypes.data, out[k].ctypes.data
                 )
                 lib.speex_preprocess_run(pp, out[k].ctypes.data)
-                spent += time.perf_counter() - t
+                spent.append(time.perf_counter() - t)
         finally:
             lib.speex_preprocess_state_destroy(pp)
             lib.speex_echo_state_destroy(st)
         y = out.reshape(-1)[: len(mic)].astype(np.float64) / 32768.0
-        return y, spent / len(mf) * 1e6
+        return y, float(np.median(spent)) * 1e6
 
 
-def make(names: list[str], binary=None, build=True) -> list:
+def make(names: list[str], binary=None, build=True, release=True) -> list:
     """The methods asked for, in order; anchors that are not installed are skipped with a
-    note on stderr."""
+    note."""
     out = []
     for name in names:
         if name == "ours":
-            m = Ours(binary, build)
+            m = Ours(binary, build, release=release)
         elif name == "ours-linear":
-            m = Ours(binary, build, linear_only=True)
+            m = Ours(binary, build, linear_only=True, release=release)
             m.name, m.label = "ours-linear", "plugin (linear)"
         elif name == "aec3":
             m = Aec3()

@@ -176,3 +176,72 @@ def scene_figures(info: dict, outs: dict, comps: dict, rate: int, shape=None) ->
             comps["pathchange"]["echo"], outs["pathchange"], rate, s["path_change"], r1e
         )
     return f
+
+
+# The local Realtime server's speech detector (crates/mock-server's ``Vad``, the same logic:
+# RMS of 20 ms PCM16 frames against a dBFS threshold, speech after ONSET_MS of loud frames,
+# end after SILENCE_MS of quiet ones), with its server_vad defaults. The smoke run checks
+# this port against the Rust detector that examples/aec_wav --vad runs.
+VAD_DBFS = -40.0
+VAD_ONSET_MS = 60
+VAD_SILENCE_MS = 500
+
+
+def vad_events(out: np.ndarray, rate: int, threshold_dbfs=VAD_DBFS):
+    """[(kind, time_s)] with kind 'started' (onset time) or 'stopped'."""
+    frame = max(rate // 50, 1)
+    onset = max(-(-VAD_ONSET_MS // 20), 1)
+    silence = max(-(-VAD_SILENCE_MS // 20), 1)
+    pcm = np.clip(np.round(out * 32768.0), -32768, 32767) / 32768.0
+    n = len(pcm) // frame
+    e = np.sum(pcm[: n * frame].reshape(n, frame) ** 2, axis=1) / frame
+    with np.errstate(divide="ignore"):
+        db = np.where(e > 0, 10 * np.log10(np.maximum(e, 1e-30)), -120.0)
+    loud = db.astype(np.float32) >= np.float32(threshold_dbfs)
+    events = []
+    loud_run = quiet_run = 0
+    speech = False
+    for k in range(n):
+        if loud[k]:
+            loud_run, quiet_run = loud_run + 1, 0
+        else:
+            quiet_run, loud_run = quiet_run + 1, 0
+        pos = (k + 1) * frame
+        if not speech and loud_run >= onset:
+            speech = True
+            events.append(("started", (pos - loud_run * frame) / rate))
+        elif speech and quiet_run >= silence:
+            speech = False
+            events.append(("stopped", pos / rate))
+    return events
+
+
+def vad_figures(info: dict, outs: dict, rate: int) -> dict:
+    """``vad_false``: speech_started events the user did not cause (any in the echo-only and
+    music variants; in the full one, any starting outside the user's utterances);
+    ``vad_detect``: the worst, over the user's three utterances, of the time from the first
+    sound to the detector's onset (inf: not detected; 0 when already in speech)."""
+    s = info["segments"]
+    utts = [s["double_talk_early"], s["double_talk_late"], s["near_alone"]]
+    f = {}
+    false = 0
+    for v in ("echo", "music"):
+        if v in outs:
+            false += sum(1 for k, _ in vad_events(outs[v], rate) if k == "started")
+    if "full" in outs:
+        ev = vad_events(outs["full"], rate)
+        starts = [t for k, t in ev if k == "started"]
+        for t in starts:
+            if not any(a - 0.1 <= t <= b for a, b in utts):
+                false += 1
+        worst = 0.0
+        for a, b in utts:
+            # In speech at the utterance's start (the last event before it a start)?
+            before = [k for k, t in ev if t < a - 0.1]
+            if before and before[-1] == "started":
+                continue
+            hit = [t for t in starts if a - 0.1 <= t <= b]
+            worst = max(worst, (hit[0] - a) if hit else math.inf)
+        f["vad_detect"] = max(worst, 0.0) * 1000
+    f["vad_false"] = float(false)
+    return f

@@ -50,6 +50,8 @@ FIGURES = [
     ("drift_erle", "drift", "ERLE with 300 ppm drift, after 15 s", "dB", ">= 25", lambda v: v >= 25),
     ("clip_erle", "clip", "ERLE with a saturating loudspeaker, steady", "dB", ">= 25", lambda v: v >= 25),
     ("music_erle", "music", "game music + voice in the reference: ERLE", "dB", ">= 25", lambda v: v >= 25),
+    ("vad_false", "VADfals", "server VAD speech_started from the model or the game", "", "0", lambda v: v == 0),
+    ("vad_detect", "VADdet", "server VAD hears the user interrupt: worst of 3 onsets", "ms", "<= 150", lambda v: v <= 150),
     ("cost_us", "us/10ms", "cost per 10 ms call", "us", "<= 150", lambda v: v <= 150),
 ]
 
@@ -67,7 +69,7 @@ def fmt(v: float, key: str) -> str:
         return f"{v:.2f}"
     if key in ("t20", "recovery"):
         return f"{v:.1f}"
-    if key == "cost_us":
+    if key in ("cost_us", "vad_false", "vad_detect"):
         return f"{v:.0f}"
     return f"{v:.1f}"
 
@@ -123,7 +125,9 @@ class Runner:
                 vd = os.path.join(d, v)
                 cache = os.path.join(vd, f"out_{m.name}.wav")
                 cost_file = cache + ".cost"
-                if m.name.startswith("ours") or rerun_anchors or not os.path.exists(cache):
+                mic_path = os.path.join(vd, "mic.wav")
+                stale = not os.path.exists(cache) or os.path.getmtime(cache) < os.path.getmtime(mic_path)
+                if m.name.startswith("ours") or rerun_anchors or stale:
                     out, cost = m.run(os.path.join(vd, "mic.wav"), os.path.join(vd, "ref.wav"))
                     out = M.aligned(out, lag, len(comps[v]["echo"]))
                     if not m.name.startswith("ours"):
@@ -141,6 +145,7 @@ class Runner:
             h = self.response.get(m.name)
             shape = (lambda x, h=h: M.apply_response(x, h)) if h is not None else None
             fig = metrics.scene_figures(info, outs, comps, rate, shape)
+            fig.update(metrics.vad_figures(info, outs, rate))
             fig["cost_us"] = mean(costs)
             res[m.name] = fig
         return res
@@ -234,10 +239,13 @@ def markdown(sets, methods, elapsed_s, commit):
 
 
 SMOKE_BOUNDS = [
-    # (figure, method, check, text)
+    # (figure, method, check, text): loose, so a canceller being tuned passes while a broken
+    # one (or a broken harness) does not.
     ("erle_steady", "ours", lambda v: v >= 20, ">= 20 dB"),
     ("erle_early", "ours", lambda v: v >= 10, ">= 10 dB"),
     ("alone_snr", "ours", lambda v: v >= 10, ">= 10 dB"),
+    ("erle_steady", "aec3", lambda v: v >= 15, ">= 15 dB (the anchor harness works)"),
+    ("erle_steady", "speex", lambda v: v >= 10, ">= 10 dB (the anchor harness works)"),
 ]
 
 
@@ -251,7 +259,9 @@ def main(argv=None):
     ap.add_argument("--regenerate", action="store_true", help="generate the scenes again")
     ap.add_argument("--rerun-anchors", action="store_true", help="ignore the anchors' cached outputs")
     ap.add_argument("--bin", help="an aec_wav binary to use instead of building one")
-    ap.add_argument("--no-build", action="store_true", help="use the built release aec_wav as it is")
+    ap.add_argument("--no-build", action="store_true", help="use the built aec_wav as it is")
+    ap.add_argument("--release", dest="release", action="store_true", default=None, help="our canceller's release build (the default, except --smoke)")
+    ap.add_argument("--debug", dest="release", action="store_false", help="our canceller's dev build (the default with --smoke)")
     ap.add_argument("--write", help="write the Markdown table here")
     ap.add_argument("--json", help="write every figure as JSON here")
     a = ap.parse_args(argv)
@@ -259,7 +269,12 @@ def main(argv=None):
     t_start = time.time()
     log = lambda *x: print(*x, flush=True)  # noqa: E731
     set_names = ["smoke"] if a.smoke or a.set == "smoke" else (["tune", "heldout"] if a.set == "all" else [a.set])
-    meths = M.make([x.strip() for x in a.only.split(",") if x.strip()], a.bin, build=not a.no_build)
+    smoke = "smoke" in set_names
+    # The smoke form checks bounds, not speed: the dev build (which CI has built anyway)
+    # saves a release build with LTO.
+    release = not smoke if a.release is None else a.release
+    names = [x.strip() for x in a.only.split(",") if x.strip()]
+    meths = M.make(names, a.bin, build=not a.no_build, release=release)
     if not meths:
         log("error: no method to run")
         return 2
@@ -292,7 +307,7 @@ def main(argv=None):
             f.write(markdown(sets, meths, elapsed, commit))
         log(f"wrote {a.write}")
 
-    if "smoke" in set_names:
+    if smoke:
         failures = []
         _, infos, results = sets[0]
         for info in infos:
@@ -303,6 +318,21 @@ def main(argv=None):
                 v = results[name][mname].get(key)
                 if v is None or math.isnan(v) or not check(v):
                     failures.append(f"{name}: {mname} {key} = {fmt(v, key)}, want {text}")
+        # The Python port of the server's VAD against the Rust one, on our output.
+        ours = [m for m in meths if m.name == "ours"]
+        if ours:
+            vd = os.path.join(a.data, "smoke", infos[0]["spec"]["name"], "full")
+            out, _, rust_events = ours[0].run(
+                os.path.join(vd, "mic.wav"), os.path.join(vd, "ref.wav"), vad=True
+            )
+            py_events = metrics.vad_events(out, infos[0]["rate"])
+            same = len(py_events) == len(rust_events) and all(
+                k1 == k2 and abs(t1 - t2) < 0.002 for (k1, t1), (k2, t2) in zip(py_events, rust_events)
+            )
+            if not same:
+                failures.append(f"the VAD port disagrees with the server's: {py_events} vs {rust_events}")
+            else:
+                log(f"smoke: the VAD port agrees with the server's VAD ({len(rust_events)} events)")
         for m in meths:
             lag = runner.latency.get(m.name)
             if m.name.startswith("ours") and lag not in (0, None):

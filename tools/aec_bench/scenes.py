@@ -39,8 +39,13 @@ RATE = 24_000
 # Image-source order cap: beyond ~40 the Sabine-derived order overshoots the asked T60.
 MAX_ORDER = 40
 SOUND_SPEED = 343.0
-# Level of the far end in the reference (active speech RMS), dBFS.
-REF_DBFS = -20.0
+# Level of the far end in the reference (active speech RMS), dBFS: speech peaks ~20 dB over.
+REF_DBFS = -24.0
+# Highest sample allowed in a mic or reference file: a variant that would go over is scaled
+# down as a whole (as a device's input gain would be set), so PCM16 never clips it.
+PEAK_MAX = 0.9
+# Bumped whenever the generator changes what it writes (scenes are then generated again).
+GENERATOR_VERSION = 2
 # The microphone's own floor in the echo-only variants (so ERLE measures the canceller, not
 # the room's noise), dBFS.
 MIC_FLOOR_DBFS = -80.0
@@ -362,12 +367,12 @@ def generate(spec: SceneSpec, out_dir: str) -> dict:
     spk2 = _moved(rng, dims, mic, spk)
     h_moved = _delayed(_rir(dims, spec.t60, spk2, mic), bt + int(0.05 * RATE))
 
-    placement_echo_dbfs = {"laptop": -16.0, "desk": -24.0, "tv": -28.0}[spec.placement]
+    placement_echo_dbfs = {"laptop": -20.0, "desk": -26.0, "tv": -30.0}[spec.placement]
     echo_dbfs = placement_echo_dbfs + rng.uniform(-2, 2)
     raw_echo = _conv(voice, h_echo, n)
     echo_gain = 10 ** (echo_dbfs / 20) / active_rms(raw_echo)
     h_echo = h_echo * echo_gain
-    moved_gain = 10 ** (rng.choice([-6.0, 4.0]) / 20)
+    moved_gain = 10 ** (rng.choice([-6.0, 3.0]) / 20)
     echo = _conv(voice, h_echo, n)
     h_moved = h_moved * moved_gain * active_rms(echo) / active_rms(_conv(voice, h_moved, n))
 
@@ -379,6 +384,7 @@ def generate(spec: SceneSpec, out_dir: str) -> dict:
 
     direct = int(np.argmax(np.abs(h_echo)))
     info = {
+        "generator": GENERATOR_VERSION,
         "spec": asdict(spec),
         "rate": RATE,
         "duration_s": total_s,
@@ -409,6 +415,14 @@ def generate(spec: SceneSpec, out_dir: str) -> dict:
     def write(variant, mic_sig, ref, echo_c, near_c, noise_c, extra=None):
         d = os.path.join(scene_dir, variant)
         os.makedirs(d, exist_ok=True)
+        extra = dict(extra or {})
+        peak = float(np.max(np.abs(mic_sig)))
+        if peak > PEAK_MAX:
+            g = PEAK_MAX / peak
+            mic_sig, echo_c, near_c, noise_c = (x * g for x in (mic_sig, echo_c, near_c, noise_c))
+            extra["mic_gain_db"] = round(20 * np.log10(g), 1)
+        if np.max(np.abs(ref)) > PEAK_MAX:
+            raise RuntimeError(f"{spec.name}/{variant}: the reference peaks over {PEAK_MAX}")
         for fname, x in (
             ("mic", mic_sig),
             ("ref", ref),
@@ -417,7 +431,7 @@ def generate(spec: SceneSpec, out_dir: str) -> dict:
             ("noise", noise_c),
         ):
             wavio.write_float(os.path.join(d, fname + ".wav"), x, RATE)
-        info["variants"][variant] = extra or {}
+        info["variants"][variant] = extra
 
     v = spec.variants
     if "full" in v:
@@ -441,6 +455,7 @@ def generate(spec: SceneSpec, out_dir: str) -> dict:
     if "music" in v:
         music = _music(rng, n) * 10 ** ((REF_DBFS + spec.music_rel_db) / 20)
         mix = voice + music
+        mix *= min(1.0, PEAK_MAX / np.max(np.abs(mix)))  # the game's mixer limits its output
         e = _conv(mix, h_echo, n)
         write("music", e + floor, mix, e, silent, floor, {"music_rel_db": spec.music_rel_db})
     if "pathchange" in v:
@@ -537,7 +552,9 @@ def ensure(set_name: str, data_dir: str, force: bool = False, log=print) -> list
         if not force and os.path.exists(path):
             with open(path) as f:
                 info = json.load(f)
-            if info.get("spec") == json.loads(json.dumps(asdict(spec))):
+            if info.get("generator") == GENERATOR_VERSION and info.get("spec") == json.loads(
+                json.dumps(asdict(spec))
+            ):
                 infos.append(info)
                 continue
         log(f"generating {set_name}/{spec.name} ...")
