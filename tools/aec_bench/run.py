@@ -223,7 +223,25 @@ def markdown(sets, methods, elapsed_s, commit):
         " room's noise; double talk, the near end alone and noise pumping on the full mic (echo +"
         " near end + room noise at the scene's level).",
         "- Near-end SNR and PESQ compare the output with what should come out: the mic without its"
-        " echo (near end + room noise), after the best scalar gain.",
+        " echo (near end + room noise), after the best scalar gain, through the method's own fixed"
+        " response to a voice alone (a least-squares FIR measured once with a silent reference:"
+        " AEC3 reshapes the phase of a voice and cuts under 100 Hz even with nothing to cancel,"
+        " which a plain scalar fit would count as 1-5 dB of SNR lost; ours and Speex are a pure"
+        " delay there).",
+        "- Double talk early: the user starts 1 s into the model's first reply (about 2 s of"
+        " speech); late: about 10 s in; near end alone: the user starts 50 ms after the model's"
+        " last sound, measured from 300 ms after it. The user's level is set against the echo's"
+        " (`near` in the scene row: + is louder than the echo).",
+        "- VAD: the local server's energy VAD (server_vad defaults: -40 dBFS over 20 ms frames,"
+        " 60 ms onset, 500 ms silence) on each output. *speech_started from the model or the game*"
+        " counts onsets in the echo-only and music runs plus onsets outside the user's speech in"
+        " the full run; *hears the user* is the worst delay of the three utterances' onsets"
+        " (0 when already in speech, `never` when missed).",
+        "- Saturating loudspeaker: tanh then a hard clip at 0.45 of the drive's peak (its"
+        " distortion is 17-20 dB under the signal, listed per scene in `scene.json`): a linear"
+        " filter alone cannot go past that.",
+        "- Mic files never clip: a variant whose mic would peak over 0.9 is scaled down whole"
+        " (`mic_gain_db` in `scene.json`), as a device's input gain would be set.",
         "- Every output is aligned with its mic before measuring: each method's latency is measured"
         " once by cross-correlation on a near end alone and taken out.",
         "- AEC3: PyPI `livekit` `rtc.AudioProcessingModule`, echo cancellation only (no noise"

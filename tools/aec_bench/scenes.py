@@ -7,6 +7,9 @@ same microphone through its own response. Every scene is written at RATE (24 kHz
 session's wire rate, where the plugin's canceller runs) as several *variants* of the same
 room, so each figure is measured where it is exact:
 
+The echo's bulk delay is the device's own (15-40 ms of output and capture buffering), plus a
+Bluetooth-like delay where the scene has one, plus the acoustic path.
+
 - ``full``: echo + near end + room noise: double talk, the near end alone, noise pumping;
 - ``echo``: echo alone over a -80 dBFS microphone floor: ERLE far end only, time to 20 dB;
 - ``drift``: as ``echo``, the loudspeaker's clock off by ``drift_ppm``;
@@ -41,11 +44,14 @@ MAX_ORDER = 40
 SOUND_SPEED = 343.0
 # Level of the far end in the reference (active speech RMS), dBFS: speech peaks ~20 dB over.
 REF_DBFS = -24.0
+# The device's own playout-to-capture delay (output buffer, capture buffer), ms: every real
+# pipeline has one (Unity's DSP buffer alone is ~21 ms), and a canceller may rely on it.
+DEVICE_DELAY_MS = (15.0, 40.0)
 # Highest sample allowed in a mic or reference file: a variant that would go over is scaled
 # down as a whole (as a device's input gain would be set), so PCM16 never clips it.
 PEAK_MAX = 0.9
 # Bumped whenever the generator changes what it writes (scenes are then generated again).
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 # The microphone's own floor in the echo-only variants (so ERLE measures the canceller, not
 # the room's noise), dBFS.
 MIC_FLOOR_DBFS = -80.0
@@ -361,7 +367,8 @@ def generate(spec: SceneSpec, out_dir: str) -> dict:
     dims, mic, spk, user, spk_d, user_d = _room(rng, spec)
     h_echo = _rir(dims, spec.t60, spk, mic)
     h_near = _rir(dims, spec.t60, user, mic)
-    bt = int(spec.bluetooth_ms / 1000 * RATE)
+    device_ms = float(rng.uniform(*DEVICE_DELAY_MS))
+    bt = int((spec.bluetooth_ms + device_ms) / 1000 * RATE)
     h_echo = _delayed(h_echo, bt)
     # The path after the change: the source moved (turned around the mic, +50 ms, other gain).
     spk2 = _moved(rng, dims, mic, spk)
@@ -396,6 +403,7 @@ def generate(spec: SceneSpec, out_dir: str) -> dict:
             "echo_dbfs": round(20 * np.log10(active_rms(echo)), 1),
             "near_dbfs": round(20 * np.log10(active_rms(near)), 1),
             "direct_path_ms": round(direct / RATE * 1000, 1),
+            "device_delay_ms": round(device_ms, 1),
         },
         "segments": {
             "reply1": [t_reply1, t_end1],
