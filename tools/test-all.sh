@@ -13,3 +13,6 @@ cargo test --workspace --all-targets --no-fail-fast
 if [ -f unity-package/Tests/run-mono-tests.sh ]; then
   bash unity-package/Tests/run-mono-tests.sh
 fi
+# The echo-cancellation benchmark in its smoke form: short scenes, our canceller (the dev
+# build made above) against WebRTC AEC3 and SpeexDSP, a few bounds asserted.
+python3 tools/aec_bench/run.py --smoke
