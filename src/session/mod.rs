@@ -3,6 +3,8 @@
 //! own worker thread ([`worker`]) owns the socket, the protocol state and the playback
 //! producer.
 
+pub mod conversation;
+pub mod dial;
 pub mod events;
 pub mod reaper;
 pub mod registry;
