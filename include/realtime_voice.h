@@ -170,6 +170,15 @@ typedef struct RvStats {
    * Reserved, 0.
    */
   int32_t reserved0;
+  /**
+   * Times the session's worker thread woke up (socket ready, command, timer); an idle
+   * ready session wakes for its keepalive only.
+   */
+  uint64_t worker_wakeups;
+  /**
+   * Mic chunks dropped because the outbound queue was full (the network did not keep up).
+   */
+  uint64_t mic_chunks_dropped;
 } RvStats;
 
 #ifdef __cplusplus

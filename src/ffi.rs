@@ -101,6 +101,11 @@ pub struct RvStats {
     pub echo_converged: i32,
     /// Reserved, 0.
     pub reserved0: i32,
+    /// Times the session's worker thread woke up (socket ready, command, timer); an idle
+    /// ready session wakes for its keepalive only.
+    pub worker_wakeups: u64,
+    /// Mic chunks dropped because the outbound queue was full (the network did not keep up).
+    pub mic_chunks_dropped: u64,
 }
 
 thread_local! {
@@ -651,6 +656,8 @@ pub unsafe extern "C" fn rv_get_stats(s: RvSession, out: *mut RvStats) -> i32 {
             echo_erle_db: f32::from_bits(st.echo_erle_db_bits.load(Ordering::Relaxed)),
             echo_converged: i32::from(st.echo_converged.load(Ordering::Relaxed)),
             reserved0: 0,
+            worker_wakeups: st.worker_wakeups.load(Ordering::Relaxed),
+            mic_chunks_dropped: st.mic_chunks_dropped.load(Ordering::Relaxed),
         };
         // SAFETY: non-NULL, writable RvStats (contract).
         unsafe { out.write(stats) };

@@ -2,14 +2,20 @@
 //! HTTP status of a refused upgrade means (fatal: bad credentials or TLS trust; anything
 //! else: back off and retry).
 //!
-//! The handshake runs with blocking I/O and a timeout for the whole of it (a TLS
-//! handshake interrupted by a read timeout fails on some platforms); the host's
-//! `rv_session_destroy` never waits for it. Once upgraded, the socket is non-blocking.
+//! Everything after DNS is non-blocking: the TCP connect, the TLS handshake and the
+//! upgrade each step as far as the socket allows, then wait on the session's [`Poll`]
+//! until the socket is ready, the deadline passes, or the host wakes the worker to close
+//! (so a destroyed session never waits out a server that does not answer). Name
+//! resolution is the one blocking step (the platform resolver cannot be interrupted; an
+//! IP address or `localhost` resolves at once).
 
 use crate::config::{parse_ws_url, ProtocolFlavor, SessionConfig};
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
 use serde_json::Value;
-use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io;
+use std::net::ToSocketAddrs;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::handshake::HandshakeError;
@@ -24,6 +30,11 @@ pub const MAX_MESSAGE_BYTES: usize = 16 << 20;
 pub const MAX_WRITE_BUFFER_BYTES: usize = 8 << 20;
 /// User-Agent sent in the upgrade request.
 const USER_AGENT: &str = concat!("realtime-voice-unity/", env!("CARGO_PKG_VERSION"));
+
+/// The socket's token in the session's [`Poll`].
+pub const SOCKET: Token = Token(0);
+/// The host's wake-ups (commands, close) in the session's [`Poll`].
+pub const WAKE: Token = Token(1);
 
 /// An upgraded connection to the server.
 pub type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
@@ -42,8 +53,98 @@ pub enum DialError {
     Retry(String),
 }
 
-/// Dials `config`'s URL; gives up early (as a retry) when `closing` is set between steps.
-pub fn dial(config: &SessionConfig, closing: &AtomicBool) -> Result<Socket, DialError> {
+/// The session's readiness: its [`Poll`] (the socket and the host's waker are registered
+/// on it), and the count of times the worker woke up.
+pub struct Readiness {
+    /// The poll the worker sleeps on.
+    pub poll: Poll,
+    /// Scratch for [`Poll::poll`].
+    pub events: Events,
+}
+
+impl Readiness {
+    /// Sleeps until the socket or the waker is ready, or `timeout` passes; counts the
+    /// wake-up in `wakeups`.
+    pub fn wait(&mut self, timeout: Option<Duration>, wakeups: &AtomicU64) {
+        match self.poll.poll(&mut self.events, timeout) {
+            Ok(()) => {}
+            // EINTR: a signal; the caller looks at everything again anyway.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // The poll itself failing leaves nothing to wait on: do not spin.
+            Err(_) => std::thread::sleep(timeout.unwrap_or(Duration::from_millis(10))),
+        }
+        wakeups.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One wait of the dial: `Err` when the host is closing or the deadline passed.
+    fn dial_wait(
+        &mut self,
+        deadline: Instant,
+        closing: &AtomicBool,
+        wakeups: &AtomicU64,
+        what: &str,
+    ) -> Result<(), DialError> {
+        if closing.load(Ordering::Acquire) {
+            return Err(DialError::Retry("closed while dialling".into()));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(DialError::Retry(format!("{what} timed out")));
+        }
+        self.wait(Some(left), wakeups);
+        if closing.load(Ordering::Acquire) {
+            return Err(DialError::Retry("closed while dialling".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Connects a non-blocking TCP socket to `addr`, registered on `ready` as [`SOCKET`].
+fn connect_tcp(
+    addr: std::net::SocketAddr,
+    ready: &mut Readiness,
+    deadline: Instant,
+    closing: &AtomicBool,
+    wakeups: &AtomicU64,
+) -> Result<TcpStream, io::Error> {
+    let mut tcp = TcpStream::connect(addr)?;
+    ready
+        .poll
+        .registry()
+        .register(&mut tcp, SOCKET, Interest::READABLE | Interest::WRITABLE)?;
+    loop {
+        if let Err(e) = ready.dial_wait(deadline, closing, wakeups, "connect") {
+            let _ = ready.poll.registry().deregister(&mut tcp);
+            let msg = match e {
+                DialError::Retry(m) => m,
+                DialError::Fatal { message, .. } => message,
+            };
+            return Err(io::Error::new(io::ErrorKind::TimedOut, msg));
+        }
+        // Writable means connected or failed: the pending error says which.
+        if let Some(e) = tcp.take_error()? {
+            let _ = ready.poll.registry().deregister(&mut tcp);
+            return Err(e);
+        }
+        match tcp.peer_addr() {
+            Ok(_) => return Ok(tcp),
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => continue,
+            Err(e) => {
+                let _ = ready.poll.registry().deregister(&mut tcp);
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// Dials `config`'s URL on `ready` (the socket is registered on it as [`SOCKET`]); gives
+/// up (as a retry) as soon as `closing` is set and the worker is woken.
+pub fn dial(
+    config: &SessionConfig,
+    closing: &AtomicBool,
+    ready: &mut Readiness,
+    wakeups: &AtomicU64,
+) -> Result<Socket, DialError> {
     let url = config.connect_url();
     let parts = parse_ws_url(&url).map_err(|e| DialError::Fatal {
         code: "invalid_url",
@@ -65,7 +166,7 @@ pub fn dial(config: &SessionConfig, closing: &AtomicBool) -> Result<Socket, Dial
         if remaining.is_zero() {
             break;
         }
-        match TcpStream::connect_timeout(&addr, remaining) {
+        match connect_tcp(addr, ready, deadline, closing, wakeups) {
             Ok(s) => {
                 tcp = Some(s);
                 break;
@@ -86,14 +187,7 @@ pub fn dial(config: &SessionConfig, closing: &AtomicBool) -> Result<Socket, Dial
     if closing.load(Ordering::Acquire) {
         return Err(DialError::Retry("closed while dialling".into()));
     }
-    let remaining = deadline
-        .saturating_duration_since(Instant::now())
-        .max(Duration::from_millis(50));
     let _ = tcp.set_nodelay(true);
-    // Blocking I/O with a timeout for the whole handshake (TLS included).
-    tcp.set_read_timeout(Some(remaining))
-        .and_then(|_| tcp.set_write_timeout(Some(remaining)))
-        .map_err(|e| DialError::Retry(format!("socket setup failed: {e}")))?;
     let stream = if parts.tls {
         let mut builder = native_tls::TlsConnector::builder();
         if let Some(pem) = &config.ca_certificate_pem {
@@ -109,30 +203,32 @@ pub fn dial(config: &SessionConfig, closing: &AtomicBool) -> Result<Socket, Dial
             code: "tls_error",
             message: format!("TLS setup failed: {e}"),
         })?;
-        match connector.connect(&parts.host, tcp) {
-            Ok(s) => MaybeTlsStream::NativeTls(s),
-            Err(native_tls::HandshakeError::Failure(e)) => {
-                let msg = e.to_string();
-                // A certificate the platform does not trust will not become trusted by retrying.
-                if msg.contains("certificate") || msg.contains("verify") {
-                    return Err(DialError::Fatal {
-                        code: "tls_error",
-                        message: format!(
-                            "TLS certificate verification failed for {}: {msg}",
-                            parts.host
-                        ),
-                    });
+        let mut step = connector.connect(&parts.host, tcp);
+        loop {
+            match step {
+                Ok(s) => break MaybeTlsStream::NativeTls(s),
+                Err(native_tls::HandshakeError::WouldBlock(mid)) => {
+                    let what = format!("TLS handshake with {}", parts.host);
+                    ready.dial_wait(deadline, closing, wakeups, &what)?;
+                    step = mid.handshake();
                 }
-                return Err(DialError::Retry(format!(
-                    "TLS handshake with {} failed: {msg}",
-                    parts.host
-                )));
-            }
-            Err(native_tls::HandshakeError::WouldBlock(_)) => {
-                return Err(DialError::Retry(format!(
-                    "TLS handshake with {} timed out",
-                    parts.host
-                )));
+                Err(native_tls::HandshakeError::Failure(e)) => {
+                    let msg = e.to_string();
+                    // A certificate the platform does not trust will not become trusted by retrying.
+                    if msg.contains("certificate") || msg.contains("verify") {
+                        return Err(DialError::Fatal {
+                            code: "tls_error",
+                            message: format!(
+                                "TLS certificate verification failed for {}: {msg}",
+                                parts.host
+                            ),
+                        });
+                    }
+                    return Err(DialError::Retry(format!(
+                        "TLS handshake with {} failed: {msg}",
+                        parts.host
+                    )));
+                }
             }
         }
     } else {
@@ -173,25 +269,27 @@ pub fn dial(config: &SessionConfig, closing: &AtomicBool) -> Result<Socket, Dial
         .max_message_size(Some(MAX_MESSAGE_BYTES))
         .max_frame_size(Some(MAX_MESSAGE_BYTES))
         .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES);
-    match tungstenite::client::client_with_config(request, stream, Some(ws_config)) {
-        Ok((ws, _response)) => {
-            let tcp = match ws.get_ref() {
-                MaybeTlsStream::Plain(s) => s,
-                MaybeTlsStream::NativeTls(s) => s.get_ref(),
-                _ => {
-                    return Err(DialError::Fatal {
-                        code: "internal",
-                        message: "unexpected stream type".into(),
-                    })
-                }
-            };
-            // Only now, after TLS and the upgrade: no timeouts, non-blocking reads.
-            tcp.set_read_timeout(None)
-                .and_then(|_| tcp.set_write_timeout(None))
-                .and_then(|_| tcp.set_nonblocking(true))
-                .map_err(|e| DialError::Retry(format!("socket setup failed: {e}")))?;
-            Ok(ws)
+    let mut step = tungstenite::client::client_with_config(request, stream, Some(ws_config));
+    loop {
+        match step {
+            Err(HandshakeError::Interrupted(mid)) => {
+                ready.dial_wait(deadline, closing, wakeups, "WebSocket handshake")?;
+                step = mid.handshake();
+            }
+            done => return upgraded(done),
         }
+    }
+}
+
+/// What the end of the upgrade means.
+fn upgraded(
+    done: Result<
+        (Socket, tungstenite::handshake::client::Response),
+        HandshakeError<tungstenite::handshake::client::ClientHandshake<MaybeTlsStream<TcpStream>>>,
+    >,
+) -> Result<Socket, DialError> {
+    match done {
+        Ok((ws, _response)) => Ok(ws),
         Err(HandshakeError::Failure(tungstenite::Error::Http(response))) => {
             let status = response.status().as_u16();
             let detail = response

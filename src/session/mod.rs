@@ -120,6 +120,30 @@ pub enum Command {
     Close,
 }
 
+/// The host's side of the command queue: every command queued wakes the worker, which
+/// otherwise sleeps until its socket or a timer needs it.
+pub struct CommandSender {
+    tx: Sender<Command>,
+    /// Shared with the worker, which keeps it alive: a wake-up queued just before the
+    /// session is freed must not vanish with the waker's descriptor.
+    waker: Arc<mio::Waker>,
+}
+
+impl CommandSender {
+    /// Queues `cmd` (never blocks) and wakes the worker.
+    pub fn try_send(&self, cmd: Command) -> Result<(), TrySendError<Command>> {
+        self.tx.try_send(cmd)?;
+        self.wake();
+        Ok(())
+    }
+
+    /// Wakes the worker (to see `closing`, or a queue it has not drained).
+    pub fn wake(&self) {
+        // Fails only when the poll is gone, i.e. the worker ended: nothing to wake.
+        let _ = self.waker.wake();
+    }
+}
+
 /// Counters read by `rv_get_stats`.
 #[derive(Default)]
 pub struct Stats {
@@ -155,6 +179,8 @@ pub struct Stats {
     pub echo_erle_db_bits: AtomicU32,
     /// Echo canceller: converged.
     pub echo_converged: AtomicBool,
+    /// Times the worker thread woke up (socket ready, command, timer).
+    pub worker_wakeups: AtomicU64,
 }
 
 /// State shared by the host-facing session and its worker.
@@ -219,8 +245,10 @@ pub struct Session {
     consumer: Mutex<PlaybackConsumer>,
     /// Moved into the worker on connect.
     producer: Mutex<Option<PlaybackProducer>>,
-    cmd_tx: Sender<Command>,
+    cmd_tx: CommandSender,
     cmd_rx: Receiver<Command>,
+    /// The poll the worker sleeps on (its waker is in `cmd_tx`); moved into the worker on connect.
+    poll: Mutex<Option<mio::Poll>>,
     /// The worker thread, once connected; detached (never joined) when the session goes.
     worker: Mutex<Option<JoinHandle<()>>>,
 }
@@ -242,7 +270,13 @@ impl Session {
         } else {
             MicPath::new(capture)
         };
-        let (cmd_tx, cmd_rx) = bounded(COMMAND_QUEUE_CAPACITY);
+        let (tx, cmd_rx) = bounded(COMMAND_QUEUE_CAPACITY);
+        let no_poll = |e: std::io::Error| {
+            SessionError::InvalidState(format!("could not create the session's poll: {e}"))
+        };
+        let poll = mio::Poll::new().map_err(no_poll)?;
+        let waker = Arc::new(mio::Waker::new(poll.registry(), dial::WAKE).map_err(no_poll)?);
+        let cmd_tx = CommandSender { tx, waker };
         let shared = Arc::new(Shared {
             state: AtomicI32::new(SessionState::Idle as i32),
             events: JsonQueue::new(config.event_queue_capacity as usize),
@@ -266,6 +300,7 @@ impl Session {
             producer: Mutex::new(Some(producer)),
             cmd_tx,
             cmd_rx,
+            poll: Mutex::new(Some(poll)),
             worker: Mutex::new(None),
         })
     }
@@ -296,17 +331,22 @@ impl Session {
             self.producer.lock().take().ok_or_else(|| {
                 SessionError::InvalidState("playback producer already taken".into())
             })?;
+        let poll = self.poll.lock().take().ok_or_else(|| {
+            SessionError::InvalidState("the session's poll was already taken".into())
+        })?;
         let shared = Arc::clone(&self.shared);
         let config = self.config.clone();
         let cmd_rx = self.cmd_rx.clone();
+        let waker = Arc::clone(&self.cmd_tx.waker);
         self.shared.set_state(SessionState::Connecting, None, None);
         let handle = std::thread::Builder::new()
             .name("realtime-voice-worker".into())
             .spawn(move || {
                 let _slot = slot; // released when the worker ends, whatever way
+                let _waker = waker; // open while the worker can still sleep on its poll
                 let shared_for_panic = Arc::clone(&shared);
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-                    worker::run(shared, config, producer, cmd_rx)
+                    worker::run(shared, config, producer, cmd_rx, poll)
                 }));
                 if result.is_err() {
                     shared_for_panic.error(
@@ -330,6 +370,8 @@ impl Session {
             return;
         }
         let _ = self.cmd_tx.try_send(Command::Close);
+        // Also when the queue is full: the worker checks `closing` on every wake-up.
+        self.cmd_tx.wake();
         if self.worker.lock().is_none() {
             self.shared.set_state(SessionState::Closed, None, None);
         }

@@ -2,29 +2,33 @@
 //! ([`dial`]), runs the WebSocket, reconnects with backoff, feeds playback, and carries
 //! out what the conversation asks for (client events to send, host events, tool calls).
 //!
-//! One thread owns the socket. The loop waits on the command queue with a short timeout
-//! ([`TICK`]): a mic chunk wakes it at once and is on the wire within microseconds, and
-//! server data is read at most one tick after it arrives. Partial frames stay in
-//! tungstenite's buffer across `WouldBlock` (and `TimedOut`, which some platforms report
-//! instead) until the rest arrives.
+//! One thread owns the socket and sleeps on the session's `mio` poll until the socket is
+//! readable or writable, the host queued a command (every send wakes the poll), or a
+//! timer is due: playback pacing while model audio is held, the half-duplex tail, the
+//! keepalive ping and dead-connection check, the reconnect backoff. An idle ready
+//! session wakes for its keepalive only. Readiness is edge-triggered, so every wake-up
+//! reads until `WouldBlock` (or sets a zero timeout when it stopped early); partial
+//! frames stay in tungstenite's buffer across `WouldBlock` until the rest arrives.
 
 use super::conversation::{Conversation, End, Env, Output, Settings};
-use super::dial::{self, DialError, Socket};
+use super::dial::{self, DialError, Readiness, Socket};
 use super::events::SessionState;
 use super::{Command, Shared};
 use crate::audio::playback::PlaybackProducer;
 use crate::config::SessionConfig;
 use crate::protocol::client;
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::{Receiver, TryRecvError};
 use serde_json::Value;
 use std::io;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tungstenite::stream::MaybeTlsStream;
 use tungstenite::Message;
 
-/// Longest wait of the loop between socket reads and playback pumps.
-pub const TICK: Duration = Duration::from_millis(2);
+/// How often held model audio is moved into the playback ring while it plays (the ring
+/// holds the prebuffer plus 60 ms, so this keeps it well ahead of the device).
+pub const PUMP_INTERVAL: Duration = Duration::from_millis(10);
 /// Commands handled per loop turn before the socket is read again.
 const COMMANDS_PER_TURN: usize = 64;
 /// Server messages handled per loop turn before commands are looked at again.
@@ -37,6 +41,7 @@ struct Worker {
     config: SessionConfig,
     producer: PlaybackProducer,
     cmd_rx: Receiver<Command>,
+    ready: Readiness,
     rng: u64,
     last_playback_active: Option<Instant>,
     ever_ready: bool,
@@ -48,6 +53,7 @@ pub fn run(
     config: SessionConfig,
     producer: PlaybackProducer,
     cmd_rx: Receiver<Command>,
+    poll: mio::Poll,
 ) {
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -58,6 +64,10 @@ pub fn run(
         config,
         producer,
         cmd_rx,
+        ready: Readiness {
+            poll,
+            events: mio::Events::with_capacity(16),
+        },
         rng: seed | 1,
         last_playback_active: None,
         ever_ready: false,
@@ -84,10 +94,17 @@ impl Worker {
                 self.shared.set_state(SessionState::Closed, None, None);
                 return;
             }
-            let reason = match dial::dial(&self.config, &self.shared.closing) {
+            let dialled = dial::dial(
+                &self.config,
+                &self.shared.closing,
+                &mut self.ready,
+                &self.shared.stats.worker_wakeups,
+            );
+            let reason = match dialled {
                 Ok(mut ws) => {
                     self.shared.tools.lock().reset();
                     let (end, was_ready) = self.serve(&mut ws);
+                    self.deregister(&mut ws);
                     if was_ready {
                         attempt = 0;
                     }
@@ -158,20 +175,40 @@ impl Worker {
     /// when the host closed the session meanwhile.
     fn wait_offline(&mut self, delay: Duration) -> bool {
         let deadline = Instant::now() + delay;
-        while Instant::now() < deadline {
+        loop {
             if self.closing() {
                 return false;
             }
-            match self.cmd_rx.recv_timeout(TICK.max(Duration::from_millis(5))) {
-                Ok(Command::Close) => return false,
-                // Mic audio, commits and responses are meaningless to the next server
-                // session; session updates are already merged into the shared config.
-                Ok(_) | Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return false,
+            loop {
+                match self.cmd_rx.try_recv() {
+                    Ok(Command::Close) | Err(TryRecvError::Disconnected) => return false,
+                    // Mic audio, commits and responses are meaningless to the next server
+                    // session; session updates are already merged into the shared config.
+                    Ok(_) => {}
+                    Err(TryRecvError::Empty) => break,
+                }
             }
-            self.pump_playback();
+            let now = Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            let pump = self.pump_playback();
+            let until = pump.map_or(deadline, |p| p.min(deadline));
+            self.ready.wait(
+                Some(until.saturating_duration_since(now)),
+                &self.shared.stats.worker_wakeups,
+            );
         }
-        true
+    }
+
+    /// Takes the socket off the poll before it is dropped.
+    fn deregister(&mut self, ws: &mut Socket) {
+        let registry = self.ready.poll.registry();
+        let _ = match ws.get_mut() {
+            MaybeTlsStream::Plain(s) => registry.deregister(s),
+            MaybeTlsStream::NativeTls(s) => registry.deregister(s.get_mut()),
+            _ => Ok(()),
+        };
     }
 
     /// Defaults merged with the user's session object (and every runtime update).
@@ -198,7 +235,7 @@ impl Worker {
         conv.start(&self.full_session());
         let end = self.serve_loop(ws, &mut conv);
         if let End::Closed = end {
-            close_gracefully(ws);
+            self.close_gracefully(ws);
         }
         (end, conv.is_ready())
     }
@@ -319,28 +356,28 @@ impl Worker {
             if self.closing() {
                 return End::Closed;
             }
-            // 1. Commands: wait at most one tick; a mic chunk wakes us at once.
-            let mut handled = 0;
-            let mut next = match self.cmd_rx.recv_timeout(TICK) {
-                Ok(c) => Some(c),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => return End::Closed,
-            };
-            while let Some(cmd) = next.take() {
-                if let Err(end) = self.on_command(ws, conv, cmd) {
-                    return end;
+            // 1. Commands (each send woke us).
+            let mut more = false;
+            for handled in 0.. {
+                if handled == COMMANDS_PER_TURN {
+                    more = true; // the rest next turn, after the socket had its turn
+                    break;
                 }
-                handled += 1;
-                if handled < COMMANDS_PER_TURN {
-                    next = self.cmd_rx.try_recv().ok();
-                }
-            }
-            if handled > 0 {
-                if let Err(end) = flush(ws) {
-                    return end;
+                match self.cmd_rx.try_recv() {
+                    Ok(cmd) => {
+                        if let Err(end) = self.on_command(ws, conv, cmd) {
+                            return end;
+                        }
+                    }
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => return End::Closed,
                 }
             }
-            // 2. Server messages, until the socket would block.
+            if let Err(end) = flush(ws) {
+                return end;
+            }
+            // 2. Server messages, until the socket would block (edge-triggered readiness).
+            let mut drained = false;
             for _ in 0..MESSAGES_PER_TURN {
                 match ws.read() {
                     Ok(msg) => {
@@ -349,30 +386,29 @@ impl Worker {
                             return end;
                         }
                     }
-                    Err(e) => match read_error(e) {
-                        Some(end) => {
-                            if let End::Dropped(why) = &end {
-                                if why.starts_with("oversized") {
-                                    self.shared.error("oversized_frame", why, false);
-                                }
-                            }
+                    Err(e) => {
+                        if let Some(end) = self.read_failed(e) {
                             return end;
                         }
-                        None => break,
-                    },
+                        drained = true;
+                        break;
+                    }
                 }
             }
+            more |= !drained;
             // 3. Playback, half duplex, stats.
-            self.pump_playback();
+            let pump_at = self.pump_playback();
             // 4. Keepalive: our pings, and a dead-connection check.
-            if last_rx.elapsed() > keepalive * 3 {
+            let now = Instant::now();
+            let dead_at = last_rx + keepalive * 3;
+            if now > dead_at {
                 return End::Dropped(format!(
                     "no data from the server for {} ms",
-                    last_rx.elapsed().as_millis()
+                    now.duration_since(last_rx).as_millis()
                 ));
             }
-            if last_ping.elapsed() >= keepalive {
-                last_ping = Instant::now();
+            if now >= last_ping + keepalive {
+                last_ping = now;
                 if let Err(end) = write(ws, Message::Ping(Vec::new().into())) {
                     return end;
                 }
@@ -380,10 +416,66 @@ impl Worker {
             if let Err(end) = flush(ws) {
                 return end;
             }
+            // 5. Sleep until something happens or the next timer is due.
+            let mut due = (last_ping + keepalive).min(dead_at + Duration::from_millis(1));
+            if let Some(p) = pump_at {
+                due = due.min(p);
+            }
+            let timeout = if more {
+                Duration::ZERO
+            } else {
+                due.saturating_duration_since(Instant::now())
+            };
+            self.ready
+                .wait(Some(timeout), &self.shared.stats.worker_wakeups);
         }
     }
 
-    fn pump_playback(&mut self) {
+    /// What a failed read means: `None` to wait for more data, else how the connection
+    /// ends (an oversized frame is also reported).
+    fn read_failed(&self, e: tungstenite::Error) -> Option<End> {
+        match e {
+            tungstenite::Error::Io(e) if is_would_block(&e) => None,
+            tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
+                Some(End::Dropped("the server closed the connection".into()))
+            }
+            tungstenite::Error::Capacity(e) => {
+                self.shared.error(
+                    "oversized_frame",
+                    &format!("the server sent an oversized message ({e})"),
+                    false,
+                );
+                Some(End::Dropped(format!(
+                    "oversized message from the server ({e})"
+                )))
+            }
+            e => Some(End::Dropped(format!("connection lost: {e}"))),
+        }
+    }
+
+    /// Sends a close frame and waits (at most [`CLOSE_GRACE`]) for the server's answer.
+    fn close_gracefully(&mut self, ws: &mut Socket) {
+        let _ = ws.close(None);
+        let deadline = Instant::now() + CLOSE_GRACE;
+        loop {
+            let _ = ws.flush();
+            match ws.read() {
+                Ok(_) => continue,
+                Err(tungstenite::Error::Io(e)) if is_would_block(&e) => {}
+                Err(_) => return,
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            self.ready
+                .wait(Some(left), &self.shared.stats.worker_wakeups);
+        }
+    }
+
+    /// Moves held model audio into the ring and mirrors the playback figures; returns
+    /// when it next needs to run (playback pacing, or the end of the half-duplex tail).
+    fn pump_playback(&mut self) -> Option<Instant> {
         self.producer.pump();
         let st = self.producer.stats();
         let stats = &self.shared.stats;
@@ -399,46 +491,23 @@ impl Worker {
         stats
             .playback_overflow_samples
             .store(st.overflow_samples, Ordering::Relaxed);
+        let now = Instant::now();
+        let active = self.producer.is_active();
+        let mut next = active.then(|| now + PUMP_INTERVAL);
         if self.config.half_duplex {
-            let now = Instant::now();
-            if self.producer.is_active() {
+            if active {
                 self.last_playback_active = Some(now);
             }
             let tail = Duration::from_millis(u64::from(self.config.half_duplex_tail_ms));
-            let gated = self
-                .last_playback_active
-                .is_some_and(|t| now.duration_since(t) <= tail);
+            let gate_ends = self.last_playback_active.map(|t| t + tail);
+            let gated = gate_ends.is_some_and(|end| now <= end);
             self.shared.mic_gated.store(gated, Ordering::Relaxed);
-        }
-    }
-}
-
-/// What a failed read means: `None` to wait for more data, else how the connection ends.
-fn read_error(e: tungstenite::Error) -> Option<End> {
-    match e {
-        tungstenite::Error::Io(e) if is_would_block(&e) => None,
-        tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
-            Some(End::Dropped("the server closed the connection".into()))
-        }
-        tungstenite::Error::Capacity(e) => Some(End::Dropped(format!(
-            "oversized message from the server ({e})"
-        ))),
-        e => Some(End::Dropped(format!("connection lost: {e}"))),
-    }
-}
-
-fn close_gracefully(ws: &mut Socket) {
-    let _ = ws.close(None);
-    let deadline = Instant::now() + CLOSE_GRACE;
-    while Instant::now() < deadline {
-        match ws.read() {
-            Ok(_) => {}
-            Err(tungstenite::Error::Io(e)) if is_would_block(&e) => {
-                let _ = ws.flush();
-                std::thread::sleep(Duration::from_millis(2));
+            if gated {
+                let end = gate_ends.unwrap_or(now) + Duration::from_millis(1);
+                next = Some(next.map_or(end, |n| n.min(end)));
             }
-            Err(_) => break,
         }
+        next
     }
 }
 
