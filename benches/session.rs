@@ -7,6 +7,8 @@
 //!   Realtime server (mic threads pushing 10 ms of 48 kHz stereo, audio threads pulling
 //!   1024-frame callbacks, 24 kHz model audio arriving in real time), counted from the
 //!   plugin's own threads in /proc.
+//! - idle cost: 8 ready sessions nobody talks to, for 10 s: the worker's wake-ups per
+//!   second (`RvStats::worker_wakeups`) and its CPU share (from /proc schedstat, in ns).
 //!
 //! The latency distributions are printed as p50/p99 tables (criterion measures means; the
 //! tails matter here); criterion also times the push-to-socket path with `iter_custom`.
@@ -304,9 +306,64 @@ fn cpu_16_sessions(_c: &mut Criterion) {
     );
 }
 
+/// CPU time in ns of this process's threads whose name starts with `prefix` (schedstat:
+/// nanosecond resolution, where utime/stime tick at 10 ms).
+fn thread_cpu_ns(prefix: &str) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let p = entry.path();
+        let name = std::fs::read_to_string(p.join("comm")).unwrap_or_default();
+        if name.starts_with(prefix) {
+            let stat = std::fs::read_to_string(p.join("schedstat")).unwrap_or_default();
+            total += stat
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    total
+}
+
+fn idle_sessions(_c: &mut Criterion) {
+    const SESSIONS: usize = 8;
+    const SECONDS: u64 = 10;
+    let server = MockServer::start(MockConfig::default().ping_interval(None)).unwrap();
+    let handles: Vec<RvSession> = (0..SESSIONS)
+        .map(|_| create(&format!(r#"{{"url":"{}"}}"#, server.url())))
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let wakeups = || -> u64 {
+        handles
+            .iter()
+            .map(|&h| {
+                let mut st = RvStats::default();
+                unsafe { rv_get_stats(h, &mut st) };
+                st.worker_wakeups
+            })
+            .sum()
+    };
+    let (w0, cpu0, t0) = (wakeups(), thread_cpu_ns("realtime-voice-"), Instant::now());
+    std::thread::sleep(Duration::from_secs(SECONDS));
+    let (w1, cpu1, wall) = (wakeups(), thread_cpu_ns("realtime-voice-"), t0.elapsed());
+    for h in handles {
+        rv_session_destroy(h);
+    }
+    let per_session_wakeups = (w1 - w0) as f64 / SESSIONS as f64 / wall.as_secs_f64();
+    let share = (cpu1 - cpu0) as f64 / 1e9 / wall.as_secs_f64() / SESSIONS as f64 * 100.0;
+    println!(
+        "\n{SESSIONS} idle ready sessions for {:.1} s: {per_session_wakeups:.2} worker wake-ups/s and {share:.4} % of one core per session\n",
+        wall.as_secs_f64()
+    );
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_millis(500));
-    targets = latency_tables, cpu_16_sessions
+    targets = latency_tables, cpu_16_sessions, idle_sessions
 }
 criterion_main!(benches);

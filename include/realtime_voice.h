@@ -171,6 +171,15 @@ typedef struct RvStats {
    */
   int32_t reserved0;
   /**
+   * Times the session's worker thread woke up (socket ready, command, timer); an idle
+   * ready session wakes for its keepalive only.
+   */
+  uint64_t worker_wakeups;
+  /**
+   * Mic chunks dropped because the outbound queue was full (the network did not keep up).
+   */
+  uint64_t mic_chunks_dropped;
+  /**
    * Echo canceller: the far end it is given: 0 none (cancellation off), 1 the session's
    * own playback, 2 the game's output mix (`rv_push_output_mix`, fed within 200 ms).
    */
@@ -232,8 +241,10 @@ int32_t rv_session_connect(RvSession s);
 int32_t rv_session_close(RvSession s);
 
 /**
- * Closes if needed, joins the worker (bounded, under 2 s) and frees the session. The
- * handle is invalid afterwards, also for calls racing on other threads.
+ * Closes if needed and returns at once (it never waits for the network): the handle is
+ * invalid afterwards, also for calls racing on other threads. The worker finishes
+ * closing on its own thread (a graceful close frame when connected; a dial in progress
+ * is abandoned) and the session is freed on a background thread, never the audio thread.
  *
  * # Safety
  * Any handle value is safe.

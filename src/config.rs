@@ -13,14 +13,7 @@ pub const DEFAULT_URL: &str = "wss://api.openai.com/v1/realtime";
 /// Default model, appended to the URL as `?model=` unless the URL names one.
 pub const DEFAULT_MODEL: &str = "gpt-realtime";
 
-/// Which schema the session speaks to the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
-    /// The GA schema (default); no `OpenAI-Beta` header.
-    Ga,
-    /// The older preview schema, with `OpenAI-Beta: realtime=v1`, for servers that still need it.
-    Beta,
-}
+pub use crate::protocol::client::ProtocolFlavor;
 
 /// Reconnect policy after a dropped connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +71,7 @@ pub struct SessionConfig {
     /// Reconnect policy.
     pub reconnect: ReconnectConfig,
     /// GA (default) or beta schema.
-    pub protocol: Protocol,
+    pub protocol: ProtocolFlavor,
     /// Extra trusted root certificate (PEM) for `wss://`, e.g. a local test server's.
     /// Verification stays on; this only adds a trust anchor.
     pub ca_certificate_pem: Option<String>,
@@ -180,7 +173,7 @@ impl Default for SessionConfig {
             half_duplex_tail_ms: 300,
             echo_cancellation: true,
             reconnect: ReconnectConfig::default(),
-            protocol: Protocol::Ga,
+            protocol: ProtocolFlavor::Ga,
             ca_certificate_pem: None,
             chunk_ms: 20,
             forward_server_events: false,
@@ -438,14 +431,15 @@ impl SessionConfig {
             }
             Some(_) => return err("`reconnect` must be an object"),
         }
-        match get_string(&obj, "protocol")?.as_deref() {
-            None | Some("ga") => c.protocol = Protocol::Ga,
-            Some("beta") => c.protocol = Protocol::Beta,
-            Some(other) => {
-                return err(format!(
-                    "`protocol` is \"{other}\"; it must be \"ga\" or \"beta\""
-                ))
-            }
+        if let Some(name) = get_string(&obj, "protocol")? {
+            c.protocol = match ProtocolFlavor::from_name(&name) {
+                Some(flavor) => flavor,
+                None => {
+                    return err(format!(
+                        "`protocol` is \"{name}\"; it must be \"ga\" or \"beta\""
+                    ))
+                }
+            };
         }
         if let Some(pem) = get_string(&obj, "ca_certificate_pem")? {
             if !pem.contains("-----BEGIN CERTIFICATE-----") {
@@ -560,7 +554,7 @@ mod tests {
         let c = SessionConfig::from_json(r#"{"url":"ws://127.0.0.1:9000/v1/realtime"}"#).unwrap();
         assert_eq!(c.input_sample_rate, 24_000);
         assert_eq!(c.output_sample_rate, 48_000);
-        assert_eq!(c.protocol, Protocol::Ga);
+        assert_eq!(c.protocol, ProtocolFlavor::Ga);
         assert_eq!(
             c.connect_url(),
             "ws://127.0.0.1:9000/v1/realtime?model=gpt-realtime"

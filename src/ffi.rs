@@ -102,6 +102,11 @@ pub struct RvStats {
     pub echo_converged: i32,
     /// Reserved, 0.
     pub reserved0: i32,
+    /// Times the session's worker thread woke up (socket ready, command, timer); an idle
+    /// ready session wakes for its keepalive only.
+    pub worker_wakeups: u64,
+    /// Mic chunks dropped because the outbound queue was full (the network did not keep up).
+    pub mic_chunks_dropped: u64,
     /// Echo canceller: the far end it is given: 0 none (cancellation off), 1 the session's
     /// own playback, 2 the game's output mix (`rv_push_output_mix`, fed within 200 ms).
     pub echo_reference: i32,
@@ -294,8 +299,10 @@ pub extern "C" fn rv_session_close(s: RvSession) -> i32 {
     })
 }
 
-/// Closes if needed, joins the worker (bounded, under 2 s) and frees the session. The
-/// handle is invalid afterwards, also for calls racing on other threads.
+/// Closes if needed and returns at once (it never waits for the network): the handle is
+/// invalid afterwards, also for calls racing on other threads. The worker finishes
+/// closing on its own thread (a graceful close frame when connected; a dial in progress
+/// is abandoned) and the session is freed on a background thread, never the audio thread.
 ///
 /// # Safety
 /// Any handle value is safe.
@@ -309,14 +316,10 @@ pub extern "C" fn rv_session_destroy(s: RvSession) -> i32 {
             RV_ERR_INVALID_HANDLE,
             "unknown or already destroyed session handle".into(),
         ))?;
+        // Signal only: the worker finishes closing on its own thread, and the reaper frees
+        // the session once no audio or mic callback holds it (never on the audio thread).
         session.shutdown();
-        // An audio or mic thread may still hold a clone for the length of one call: wait
-        // for it briefly so the free happens here, never on the audio thread.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(100);
-        while Arc::strong_count(&session) > 1 && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_micros(200));
-        }
-        drop(session);
+        crate::session::reaper::release(session);
         Ok(RV_OK)
     })
 }
@@ -702,6 +705,8 @@ pub unsafe extern "C" fn rv_get_stats(s: RvSession, out: *mut RvStats) -> i32 {
             echo_erle_db: f32::from_bits(st.echo_erle_db_bits.load(Ordering::Relaxed)),
             echo_converged: i32::from(st.echo_converged.load(Ordering::Relaxed)),
             reserved0: 0,
+            worker_wakeups: st.worker_wakeups.load(Ordering::Relaxed),
+            mic_chunks_dropped: st.mic_chunks_dropped.load(Ordering::Relaxed),
             echo_reference: st.echo_reference.load(Ordering::Relaxed),
             reserved1: 0,
         };

@@ -216,7 +216,7 @@ pub fn audio_interrupted_event(item_id: &str, played_ms: u32) -> String {
 }
 
 /// `server_event` {event}
-pub fn server_event_event(event: Value) -> String {
+pub fn server_event(event: Value) -> String {
     json!({"type": "server_event", "event": event}).to_string()
 }
 

@@ -3,7 +3,10 @@
 //! own worker thread ([`worker`]) owns the socket, the protocol state and the playback
 //! producer.
 
+pub mod conversation;
+pub mod dial;
 pub mod events;
+pub mod reaper;
 pub mod registry;
 pub mod tools;
 pub mod worker;
@@ -21,10 +24,9 @@ use events::{JsonQueue, SessionState};
 use parking_lot::Mutex;
 use serde_json::Value;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 use tools::ToolTracker;
 
 /// Capacity of the command queue from the host to the worker: about 20 s of 20 ms mic
@@ -37,8 +39,38 @@ const TOOL_QUEUE_CAPACITY: usize = 1024;
 const REFERENCE_TAP_MS: u32 = 1000;
 /// Far end at most held for a mic that lags the device (see `FarEndAligner`).
 const FAR_END_MAX_LAG_MS: u32 = 500;
-/// `rv_session_destroy` waits this long for the worker to finish.
-pub const DESTROY_JOIN_TIMEOUT: Duration = Duration::from_millis(1800);
+/// Worker threads alive at most in the process (connected sessions plus destroyed ones
+/// still closing): a script that creates and destroys sessions in a loop against a server
+/// that never answers cannot pile threads up without bound.
+pub const MAX_LIVE_WORKERS: usize = 256;
+
+/// Worker threads alive now.
+static LIVE_WORKERS: AtomicUsize = AtomicUsize::new(0);
+
+/// Worker threads alive now (connected sessions plus destroyed ones still closing).
+pub fn live_workers() -> usize {
+    LIVE_WORKERS.load(Ordering::Acquire)
+}
+
+/// Counts a worker thread while it lives.
+struct WorkerSlot;
+
+impl WorkerSlot {
+    fn take() -> Option<WorkerSlot> {
+        LIVE_WORKERS
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_LIVE_WORKERS).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| WorkerSlot)
+    }
+}
+
+impl Drop for WorkerSlot {
+    fn drop(&mut self) {
+        LIVE_WORKERS.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 /// Why a session call failed; the FFI maps each to a status code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +121,30 @@ pub enum Command {
     Close,
 }
 
+/// The host's side of the command queue: every command queued wakes the worker, which
+/// otherwise sleeps until its socket or a timer needs it.
+pub struct CommandSender {
+    tx: Sender<Command>,
+    /// Shared with the worker, which keeps it alive: a wake-up queued just before the
+    /// session is freed must not vanish with the waker's descriptor.
+    waker: Arc<mio::Waker>,
+}
+
+impl CommandSender {
+    /// Queues `cmd` (never blocks) and wakes the worker.
+    pub fn try_send(&self, cmd: Command) -> Result<(), TrySendError<Command>> {
+        self.tx.try_send(cmd)?;
+        self.wake();
+        Ok(())
+    }
+
+    /// Wakes the worker (to see `closing`, or a queue it has not drained).
+    pub fn wake(&self) {
+        // Fails only when the poll is gone, i.e. the worker ended: nothing to wake.
+        let _ = self.waker.wake();
+    }
+}
+
 /// Counters read by `rv_get_stats`.
 #[derive(Default)]
 pub struct Stats {
@@ -124,6 +180,8 @@ pub struct Stats {
     pub echo_erle_db_bits: AtomicU32,
     /// Echo canceller: converged.
     pub echo_converged: AtomicBool,
+    /// Times the worker thread woke up (socket ready, command, timer).
+    pub worker_wakeups: AtomicU64,
     /// Echo canceller: the far end in use (0 off, 1 own playback, 2 output mix).
     pub echo_reference: AtomicI32,
 }
@@ -190,9 +248,12 @@ pub struct Session {
     consumer: Mutex<PlaybackConsumer>,
     /// Moved into the worker on connect.
     producer: Mutex<Option<PlaybackProducer>>,
-    cmd_tx: Sender<Command>,
+    cmd_tx: CommandSender,
     cmd_rx: Receiver<Command>,
-    worker: Mutex<Option<(JoinHandle<()>, Receiver<()>)>>,
+    /// The poll the worker sleeps on (its waker is in `cmd_tx`); moved into the worker on connect.
+    poll: Mutex<Option<mio::Poll>>,
+    /// The worker thread, once connected; detached (never joined) when the session goes.
+    worker: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Session {
@@ -212,7 +273,13 @@ impl Session {
         } else {
             MicPath::new(capture)
         };
-        let (cmd_tx, cmd_rx) = bounded(COMMAND_QUEUE_CAPACITY);
+        let (tx, cmd_rx) = bounded(COMMAND_QUEUE_CAPACITY);
+        let no_poll = |e: std::io::Error| {
+            SessionError::InvalidState(format!("could not create the session's poll: {e}"))
+        };
+        let poll = mio::Poll::new().map_err(no_poll)?;
+        let waker = Arc::new(mio::Waker::new(poll.registry(), dial::WAKE).map_err(no_poll)?);
+        let cmd_tx = CommandSender { tx, waker };
         let shared = Arc::new(Shared {
             state: AtomicI32::new(SessionState::Idle as i32),
             events: JsonQueue::new(config.event_queue_capacity as usize),
@@ -236,6 +303,7 @@ impl Session {
             producer: Mutex::new(Some(producer)),
             cmd_tx,
             cmd_rx,
+            poll: Mutex::new(Some(poll)),
             worker: Mutex::new(None),
         })
     }
@@ -257,22 +325,31 @@ impl Session {
         if self.shared.closing.load(Ordering::Acquire) {
             return Err(SessionError::InvalidState("the session is closed".into()));
         }
+        let slot = WorkerSlot::take().ok_or_else(|| {
+            SessionError::InvalidState(format!(
+                "too many sessions are connected or still closing ({MAX_LIVE_WORKERS}); destroy some first"
+            ))
+        })?;
         let producer =
             self.producer.lock().take().ok_or_else(|| {
                 SessionError::InvalidState("playback producer already taken".into())
             })?;
-        let (done_tx, done_rx) = bounded::<()>(1);
+        let poll = self.poll.lock().take().ok_or_else(|| {
+            SessionError::InvalidState("the session's poll was already taken".into())
+        })?;
         let shared = Arc::clone(&self.shared);
         let config = self.config.clone();
         let cmd_rx = self.cmd_rx.clone();
+        let waker = Arc::clone(&self.cmd_tx.waker);
         self.shared.set_state(SessionState::Connecting, None, None);
         let handle = std::thread::Builder::new()
             .name("realtime-voice-worker".into())
             .spawn(move || {
-                let _done = done_tx; // dropped when the worker ends, whatever way
+                let _slot = slot; // released when the worker ends, whatever way
+                let _waker = waker; // open while the worker can still sleep on its poll
                 let shared_for_panic = Arc::clone(&shared);
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-                    worker::run(shared, config, producer, cmd_rx)
+                    worker::run(shared, config, producer, cmd_rx, poll)
                 }));
                 if result.is_err() {
                     shared_for_panic.error(
@@ -286,7 +363,7 @@ impl Session {
             .map_err(|e| {
                 SessionError::InvalidState(format!("could not start the worker thread: {e}"))
             })?;
-        *worker = Some((handle, done_rx));
+        *worker = Some(handle);
         Ok(())
     }
 
@@ -296,23 +373,20 @@ impl Session {
             return;
         }
         let _ = self.cmd_tx.try_send(Command::Close);
+        // Also when the queue is full: the worker checks `closing` on every wake-up.
+        self.cmd_tx.wake();
         if self.worker.lock().is_none() {
             self.shared.set_state(SessionState::Closed, None, None);
         }
     }
 
-    /// Closes and joins the worker, waiting at most [`DESTROY_JOIN_TIMEOUT`]; a worker
-    /// stuck in a blocking connect is left to finish by itself (it holds only shared state).
+    /// Closes without waiting: the worker (mid-dial, mid-backoff or connected) sees the
+    /// signal, finishes closing and ends on its own thread, freeing what it owns. It holds
+    /// only the shared state, never the session, so nothing here waits for it.
     pub fn shutdown(&self) {
         self.close();
-        if let Some((handle, done)) = self.worker.lock().take() {
-            let deadline = Instant::now() + DESTROY_JOIN_TIMEOUT;
-            // The worker drops `done`'s sender when it ends.
-            let _ = done.recv_deadline(deadline);
-            if handle.is_finished() {
-                let _ = handle.join();
-            }
-        }
+        // Dropping the handle detaches the thread.
+        drop(self.worker.lock().take());
     }
 
     /// Current state.

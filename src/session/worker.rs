@@ -1,123 +1,47 @@
-//! The session's worker thread: dials, runs the WebSocket, reconnects, and turns server
-//! events into playback, tool calls and host events.
+//! The session's worker thread: the I/O around the [`Conversation`]. It dials
+//! ([`dial`]), runs the WebSocket, reconnects with backoff, feeds playback, and carries
+//! out what the conversation asks for (client events to send, host events, tool calls).
 //!
-//! One thread owns the socket. After the handshake (done with blocking I/O and a
-//! timeout, because a TLS handshake interrupted by a read timeout fails), the socket is
-//! switched to non-blocking. The loop then waits on the command queue with a short
-//! timeout ([`TICK`]): a mic chunk wakes it at once and is on the wire within
-//! microseconds, and server data is read at most one tick after it arrives. Partial
-//! frames stay in tungstenite's buffer across `WouldBlock` (and `TimedOut`, which some
-//! platforms report instead) until the rest arrives.
+//! One thread owns the socket and sleeps on the session's `mio` poll until the socket is
+//! readable or writable, the host queued a command (every send wakes the poll), or a
+//! timer is due: playback pacing while model audio is held, the half-duplex tail, the
+//! keepalive ping and dead-connection check, the reconnect backoff. An idle ready
+//! session wakes for its keepalive only. Readiness is edge-triggered, so every wake-up
+//! reads until `WouldBlock` (or sets a zero timeout when it stopped early); partial
+//! frames stay in tungstenite's buffer across `WouldBlock` until the rest arrives.
 
-use super::events::{self, SessionState};
-use super::tools::ResultOutcome;
+use super::conversation::{Conversation, End, Env, Output, Settings};
+use super::dial::{self, DialError, Readiness, Socket};
+use super::events::SessionState;
 use super::{Command, Shared};
 use crate::audio::playback::PlaybackProducer;
-use crate::config::{parse_ws_url, Protocol, SessionConfig};
-use crate::protocol::client::{self, ProtocolFlavor, VadSettings};
-use crate::protocol::server::{self, ServerEvent};
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crate::config::SessionConfig;
+use crate::protocol::client;
+use crossbeam_channel::{Receiver, TryRecvError};
 use serde_json::Value;
-use std::collections::VecDeque;
 use std::io;
-use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tungstenite::client::IntoClientRequest;
-use tungstenite::handshake::HandshakeError;
-use tungstenite::http::{HeaderName, HeaderValue};
-use tungstenite::protocol::WebSocketConfig;
 use tungstenite::stream::MaybeTlsStream;
-use tungstenite::{Message, WebSocket};
+use tungstenite::Message;
 
-/// Longest wait of the loop between socket reads and playback pumps.
-pub const TICK: Duration = Duration::from_millis(2);
-/// Largest server message accepted (a bigger one is a protocol fault: reconnect).
-const MAX_MESSAGE_BYTES: usize = 16 << 20;
-/// Outbound bytes buffered at most while the server does not read.
-const MAX_WRITE_BUFFER_BYTES: usize = 8 << 20;
+/// How often held model audio is moved into the playback ring while it plays (the ring
+/// holds the prebuffer plus 60 ms, so this keeps it well ahead of the device).
+pub const PUMP_INTERVAL: Duration = Duration::from_millis(10);
 /// Commands handled per loop turn before the socket is read again.
 const COMMANDS_PER_TURN: usize = 64;
 /// Server messages handled per loop turn before commands are looked at again.
 const MESSAGES_PER_TURN: usize = 256;
-/// The server rejects a commit of less than this much new audio.
-const MIN_COMMIT_MS: u64 = 100;
-/// User-Agent sent in the upgrade request.
-const USER_AGENT: &str = concat!("realtime-voice-unity/", env!("CARGO_PKG_VERSION"));
-
-type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
-
-/// Why dialling failed.
-enum OpenError {
-    /// Retrying cannot help (bad credentials, bad TLS trust configuration).
-    Fatal { code: &'static str, message: String },
-    /// A network problem or a server error: back off and retry.
-    Retry(String),
-}
-
-/// How a connection ended.
-enum ConnEnd {
-    /// The host closed the session.
-    Closed,
-    /// Retrying cannot help; the error was already reported.
-    Fatal(String),
-    /// Lost: reconnect.
-    Dropped(String),
-}
-
-/// Per-connection protocol state.
-struct Conn {
-    session_id: String,
-    ready: bool,
-    vad: VadSettings,
-    response_active: bool,
-    response_requested: bool,
-    pending_response: Option<Option<Value>>,
-    uncommitted_samples: u64,
-    speech_stopped_at: Option<Instant>,
-    interrupted_items: VecDeque<String>,
-    audio_items: Vec<String>,
-    last_rx: Instant,
-    last_ping: Instant,
-}
-
-impl Conn {
-    fn new(vad: VadSettings) -> Conn {
-        Conn {
-            session_id: String::new(),
-            ready: false,
-            vad,
-            response_active: false,
-            response_requested: false,
-            pending_response: None,
-            uncommitted_samples: 0,
-            speech_stopped_at: None,
-            interrupted_items: VecDeque::new(),
-            audio_items: Vec::new(),
-            last_rx: Instant::now(),
-            last_ping: Instant::now(),
-        }
-    }
-
-    fn mark_interrupted(&mut self, item_id: &str) {
-        if self.interrupted_items.len() >= 32 {
-            self.interrupted_items.pop_front();
-        }
-        self.interrupted_items.push_back(item_id.to_string());
-    }
-
-    fn is_interrupted(&self, item_id: &str) -> bool {
-        self.interrupted_items.iter().any(|i| i == item_id)
-    }
-}
+/// How long a graceful close waits for the server's close frame.
+const CLOSE_GRACE: Duration = Duration::from_millis(300);
 
 struct Worker {
     shared: Arc<Shared>,
     config: SessionConfig,
-    flavor: ProtocolFlavor,
     producer: PlaybackProducer,
     cmd_rx: Receiver<Command>,
+    ready: Readiness,
     rng: u64,
     last_playback_active: Option<Instant>,
     ever_ready: bool,
@@ -129,22 +53,21 @@ pub fn run(
     config: SessionConfig,
     producer: PlaybackProducer,
     cmd_rx: Receiver<Command>,
+    poll: mio::Poll,
 ) {
-    let seed = Instant::now().elapsed().as_nanos() as u64
-        ^ std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0x9E37_79B9_7F4A_7C15);
-    let flavor = match config.protocol {
-        Protocol::Ga => ProtocolFlavor::Ga,
-        Protocol::Beta => ProtocolFlavor::Beta,
-    };
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0x9E37_79B9_7F4A_7C15);
     let mut worker = Worker {
         shared,
         config,
-        flavor,
         producer,
         cmd_rx,
+        ready: Readiness {
+            poll,
+            events: mio::Events::with_capacity(16),
+        },
         rng: seed | 1,
         last_playback_active: None,
         ever_ready: false,
@@ -171,33 +94,44 @@ impl Worker {
                 self.shared.set_state(SessionState::Closed, None, None);
                 return;
             }
-            let reason = match self.open() {
+            let dialled = dial::dial(
+                &self.config,
+                &self.shared.closing,
+                &mut self.ready,
+                &self.shared.stats.worker_wakeups,
+            );
+            let reason = match dialled {
                 Ok(mut ws) => {
                     self.shared.tools.lock().reset();
                     let (end, was_ready) = self.serve(&mut ws);
+                    self.deregister(&mut ws);
                     if was_ready {
                         attempt = 0;
                     }
                     match end {
-                        ConnEnd::Closed => {
+                        End::Closed => {
                             self.shared.set_state(SessionState::Closed, None, None);
                             return;
                         }
-                        ConnEnd::Fatal(reason) => {
+                        End::Fatal(reason) => {
                             self.shared
                                 .set_state(SessionState::Failed, None, Some(&reason));
                             return;
                         }
-                        ConnEnd::Dropped(reason) => reason,
+                        End::Dropped(reason) => reason,
                     }
                 }
-                Err(OpenError::Fatal { code, message }) => {
+                Err(DialError::Fatal { code, message }) => {
                     self.shared.error(code, &message, true);
                     self.shared
                         .set_state(SessionState::Failed, None, Some(&message));
                     return;
                 }
-                Err(OpenError::Retry(message)) => {
+                Err(DialError::Retry(_)) if self.closing() => {
+                    self.shared.set_state(SessionState::Closed, None, None);
+                    return;
+                }
+                Err(DialError::Retry(message)) => {
                     self.shared.error("connect_failed", &message, false);
                     message
                 }
@@ -241,342 +175,307 @@ impl Worker {
     /// when the host closed the session meanwhile.
     fn wait_offline(&mut self, delay: Duration) -> bool {
         let deadline = Instant::now() + delay;
-        while Instant::now() < deadline {
+        loop {
             if self.closing() {
                 return false;
             }
-            match self.cmd_rx.recv_timeout(TICK.max(Duration::from_millis(5))) {
-                Ok(Command::Close) => return false,
-                // Mic audio, commits and responses are meaningless to the next server
-                // session; session updates are already merged into the shared config.
-                Ok(_) | Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return false,
-            }
-            self.pump_playback();
-        }
-        true
-    }
-
-    fn open(&mut self) -> Result<Socket, OpenError> {
-        let url = self.config.connect_url();
-        let parts = parse_ws_url(&url).map_err(|e| OpenError::Fatal {
-            code: "invalid_url",
-            message: e.to_string(),
-        })?;
-        let timeout = Duration::from_millis(u64::from(self.config.connect_timeout_ms));
-        let deadline = Instant::now() + timeout;
-        let addrs: Vec<_> = (parts.host.as_str(), parts.port)
-            .to_socket_addrs()
-            .map_err(|e| OpenError::Retry(format!("cannot resolve {}: {e}", parts.host)))?
-            .collect();
-        let mut last_err = None;
-        let mut tcp = None;
-        for addr in addrs {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                break;
-            }
-            match TcpStream::connect_timeout(&addr, remaining) {
-                Ok(s) => {
-                    tcp = Some(s);
-                    break;
-                }
-                Err(e) => last_err = Some(e),
-            }
-        }
-        let tcp = tcp.ok_or_else(|| {
-            OpenError::Retry(format!(
-                "cannot connect to {}:{}: {}",
-                parts.host,
-                parts.port,
-                last_err
-                    .map(|e| e.to_string())
-                    .unwrap_or_else(|| "timed out".into())
-            ))
-        })?;
-        let remaining = deadline
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(50));
-        let _ = tcp.set_nodelay(true);
-        // Blocking I/O with a timeout for the whole handshake (TLS included).
-        tcp.set_read_timeout(Some(remaining))
-            .and_then(|_| tcp.set_write_timeout(Some(remaining)))
-            .map_err(|e| OpenError::Retry(format!("socket setup failed: {e}")))?;
-        let stream = if parts.tls {
-            let mut builder = native_tls::TlsConnector::builder();
-            if let Some(pem) = &self.config.ca_certificate_pem {
-                let cert = native_tls::Certificate::from_pem(pem.as_bytes()).map_err(|e| {
-                    OpenError::Fatal {
-                        code: "tls_error",
-                        message: format!("ca_certificate_pem is not a usable certificate: {e}"),
-                    }
-                })?;
-                builder.add_root_certificate(cert);
-            }
-            let connector = builder.build().map_err(|e| OpenError::Fatal {
-                code: "tls_error",
-                message: format!("TLS setup failed: {e}"),
-            })?;
-            match connector.connect(&parts.host, tcp) {
-                Ok(s) => MaybeTlsStream::NativeTls(s),
-                Err(native_tls::HandshakeError::Failure(e)) => {
-                    let msg = e.to_string();
-                    // A certificate the platform does not trust will not become trusted by retrying.
-                    if msg.contains("certificate") || msg.contains("verify") {
-                        return Err(OpenError::Fatal {
-                            code: "tls_error",
-                            message: format!(
-                                "TLS certificate verification failed for {}: {msg}",
-                                parts.host
-                            ),
-                        });
-                    }
-                    return Err(OpenError::Retry(format!(
-                        "TLS handshake with {} failed: {msg}",
-                        parts.host
-                    )));
-                }
-                Err(native_tls::HandshakeError::WouldBlock(_)) => {
-                    return Err(OpenError::Retry(format!(
-                        "TLS handshake with {} timed out",
-                        parts.host
-                    )));
+            loop {
+                match self.cmd_rx.try_recv() {
+                    Ok(Command::Close) | Err(TryRecvError::Disconnected) => return false,
+                    // Mic audio, commits and responses are meaningless to the next server
+                    // session; session updates are already merged into the shared config.
+                    Ok(_) => {}
+                    Err(TryRecvError::Empty) => break,
                 }
             }
-        } else {
-            MaybeTlsStream::Plain(tcp)
-        };
-        let mut request = url
-            .as_str()
-            .into_client_request()
-            .map_err(|e| OpenError::Fatal {
-                code: "invalid_url",
-                message: format!("invalid url: {e}"),
-            })?;
-        {
-            let headers = request.headers_mut();
-            let bad_header = |name: &str| OpenError::Fatal {
-                code: "invalid_config",
-                message: format!("header `{name}` has a value that cannot be sent"),
-            };
-            if let Some(secret) = self
-                .config
-                .api_key
-                .as_ref()
-                .or(self.config.client_secret.as_ref())
-            {
-                let v = HeaderValue::from_str(&format!("Bearer {secret}"))
-                    .map_err(|_| bad_header("Authorization"))?;
-                headers.insert(tungstenite::http::header::AUTHORIZATION, v);
+            let now = Instant::now();
+            if now >= deadline {
+                return true;
             }
-            for (k, v) in &self.config.headers {
-                let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| bad_header(k))?;
-                let value = HeaderValue::from_str(v).map_err(|_| bad_header(k))?;
-                headers.insert(name, value);
-            }
-            headers.insert(
-                tungstenite::http::header::USER_AGENT,
-                HeaderValue::from_static(USER_AGENT),
+            let pump = self.pump_playback();
+            let until = pump.map_or(deadline, |p| p.min(deadline));
+            self.ready.wait(
+                Some(until.saturating_duration_since(now)),
+                &self.shared.stats.worker_wakeups,
             );
-            if self.flavor == ProtocolFlavor::Beta {
-                headers.insert("OpenAI-Beta", HeaderValue::from_static("realtime=v1"));
-            }
-        }
-        let ws_config = WebSocketConfig::default()
-            .max_message_size(Some(MAX_MESSAGE_BYTES))
-            .max_frame_size(Some(MAX_MESSAGE_BYTES))
-            .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES);
-        match tungstenite::client::client_with_config(request, stream, Some(ws_config)) {
-            Ok((ws, _response)) => {
-                let tcp = match ws.get_ref() {
-                    MaybeTlsStream::Plain(s) => s,
-                    MaybeTlsStream::NativeTls(s) => s.get_ref(),
-                    _ => {
-                        return Err(OpenError::Fatal {
-                            code: "internal",
-                            message: "unexpected stream type".into(),
-                        })
-                    }
-                };
-                // Only now, after TLS and the upgrade: no timeouts, non-blocking reads.
-                tcp.set_read_timeout(None)
-                    .and_then(|_| tcp.set_write_timeout(None))
-                    .and_then(|_| tcp.set_nonblocking(true))
-                    .map_err(|e| OpenError::Retry(format!("socket setup failed: {e}")))?;
-                Ok(ws)
-            }
-            Err(HandshakeError::Failure(tungstenite::Error::Http(response))) => {
-                let status = response.status().as_u16();
-                let detail = response
-                    .body()
-                    .as_deref()
-                    .and_then(|b| serde_json::from_slice::<Value>(b).ok())
-                    .and_then(|v| {
-                        v.pointer("/error/message")
-                            .and_then(Value::as_str)
-                            .map(str::to_string)
-                    })
-                    .map(|m| format!(": {}", super::truncate_for_message(&m)))
-                    .unwrap_or_default();
-                if status == 401 || status == 403 {
-                    Err(OpenError::Fatal {
-                        code: "authentication_failed",
-                        message: format!(
-                            "the server rejected the credentials (HTTP {status}){detail}; check api_key / client_secret"
-                        ),
-                    })
-                } else {
-                    Err(OpenError::Retry(format!(
-                        "the server refused the connection (HTTP {status}){detail}"
-                    )))
-                }
-            }
-            Err(HandshakeError::Failure(e)) => {
-                Err(OpenError::Retry(format!("WebSocket handshake failed: {e}")))
-            }
-            Err(HandshakeError::Interrupted(_)) => {
-                Err(OpenError::Retry("WebSocket handshake timed out".into()))
-            }
         }
     }
 
-    /// Runs one connection. Returns how it ended and whether it reached `ready`.
-    fn serve(&mut self, ws: &mut Socket) -> (ConnEnd, bool) {
-        self.shared.set_state(SessionState::Connected, None, None);
-        let session = self.full_session();
-        let mut conn = Conn::new(client::vad_settings(&session));
-        let end = self.serve_loop(ws, &mut conn, session);
-        if let ConnEnd::Closed = end {
-            Self::close_gracefully(ws);
-        }
-        (end, conn.ready)
+    /// Takes the socket off the poll before it is dropped.
+    fn deregister(&mut self, ws: &mut Socket) {
+        let registry = self.ready.poll.registry();
+        let _ = match ws.get_mut() {
+            MaybeTlsStream::Plain(s) => registry.deregister(s),
+            MaybeTlsStream::NativeTls(s) => registry.deregister(s.get_mut()),
+            _ => Ok(()),
+        };
     }
 
     /// Defaults merged with the user's session object (and every runtime update).
     fn full_session(&self) -> Value {
-        let mut session = client::default_session(self.flavor, self.config.input_sample_rate);
+        let mut session =
+            client::default_session(self.config.protocol, self.config.input_sample_rate);
         client::merge_json(&mut session, &self.shared.user_session.lock());
         session
     }
 
-    fn serve_loop(&mut self, ws: &mut Socket, conn: &mut Conn, session: Value) -> ConnEnd {
-        if let Err(end) = Self::send(ws, client::session_update(self.flavor, &session)) {
+    fn settings(&self) -> Settings {
+        Settings {
+            flavor: self.config.protocol,
+            barge_in: self.config.barge_in,
+            input_sample_rate: self.config.input_sample_rate,
+            forward_server_events: self.config.forward_server_events,
+        }
+    }
+
+    /// Runs one connection. Returns how it ended and whether it reached `ready`.
+    fn serve(&mut self, ws: &mut Socket) -> (End, bool) {
+        self.shared.set_state(SessionState::Connected, None, None);
+        let mut conv = Conversation::new(self.settings(), self.ever_ready);
+        conv.start(&self.full_session());
+        let end = self.serve_loop(ws, &mut conv);
+        if let End::Closed = end {
+            self.close_gracefully(ws);
+        }
+        (end, conv.is_ready())
+    }
+
+    /// Carries out what the conversation asked for, in order.
+    fn apply(&mut self, ws: &mut Socket, conv: &mut Conversation) -> Result<(), End> {
+        let mut result = Ok(());
+        for out in conv.drain() {
+            match out {
+                Output::Send(text) => {
+                    if result.is_ok() {
+                        result = write(ws, Message::text(text));
+                    }
+                }
+                Output::Event(json) => {
+                    self.shared.events.push(json);
+                }
+                Output::Error {
+                    code,
+                    message,
+                    fatal,
+                } => self.shared.error(&code, &message, fatal),
+                Output::Log { level, message } => self.shared.log(level, &message),
+                Output::ToolCall(json) => {
+                    if !self.shared.tool_calls.push(json) {
+                        self.shared.error(
+                            "tool_queue_full",
+                            "a tool call was dropped: the host is not polling tool calls",
+                            false,
+                        );
+                    }
+                }
+                Output::Ready => {
+                    self.ever_ready = true;
+                    self.shared.set_state(SessionState::Ready, None, None);
+                }
+            }
+        }
+        result
+    }
+
+    fn on_command(
+        &mut self,
+        ws: &mut Socket,
+        conv: &mut Conversation,
+        cmd: Command,
+    ) -> Result<(), End> {
+        let decided = {
+            let mut tools = self.shared.tools.lock();
+            let mut env = Env {
+                player: &mut self.producer,
+                tools: &mut tools,
+                stats: &self.shared.stats,
+                now: Instant::now(),
+            };
+            conv.on_command(cmd, &mut env)
+        };
+        self.apply(ws, conv)?;
+        decided
+    }
+
+    fn on_message(
+        &mut self,
+        ws: &mut Socket,
+        conv: &mut Conversation,
+        msg: Message,
+    ) -> Result<(), End> {
+        match msg {
+            Message::Text(text) => {
+                let decided = {
+                    let mut tools = self.shared.tools.lock();
+                    let mut env = Env {
+                        player: &mut self.producer,
+                        tools: &mut tools,
+                        stats: &self.shared.stats,
+                        now: Instant::now(),
+                    };
+                    conv.on_server_text(text.as_str(), &mut env)
+                };
+                self.apply(ws, conv)?;
+                decided
+            }
+            Message::Binary(_) => {
+                self.shared
+                    .stats
+                    .malformed_events
+                    .fetch_add(1, Ordering::Relaxed);
+                self.shared.error(
+                    "malformed_server_event",
+                    "the server sent a binary frame; ignored",
+                    false,
+                );
+                Ok(())
+            }
+            Message::Close(frame) => Err(End::Dropped(
+                frame
+                    .map(|f| {
+                        format!(
+                            "the server closed the connection ({} {})",
+                            u16::from(f.code),
+                            f.reason
+                        )
+                    })
+                    .unwrap_or_else(|| "the server closed the connection".into()),
+            )),
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => Ok(()),
+        }
+    }
+
+    fn serve_loop(&mut self, ws: &mut Socket, conv: &mut Conversation) -> End {
+        if let Err(end) = self.apply(ws, conv) {
             return end;
         }
         let keepalive = Duration::from_millis(u64::from(self.config.keepalive_ms));
+        let mut last_rx = Instant::now();
+        let mut last_ping = Instant::now();
         loop {
             if self.closing() {
-                return ConnEnd::Closed;
+                return End::Closed;
             }
-            // 1. Commands: wait at most one tick; a mic chunk wakes us at once.
-            let mut handled = 0;
-            let mut next = match self.cmd_rx.recv_timeout(TICK) {
-                Ok(c) => Some(c),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => return ConnEnd::Closed,
-            };
-            while let Some(cmd) = next.take() {
-                if let Some(end) = self.handle_command(ws, conn, cmd) {
-                    return end;
+            // 1. Commands (each send woke us).
+            let mut more = false;
+            for handled in 0.. {
+                if handled == COMMANDS_PER_TURN {
+                    more = true; // the rest next turn, after the socket had its turn
+                    break;
                 }
-                handled += 1;
-                if handled < COMMANDS_PER_TURN {
-                    next = self.cmd_rx.try_recv().ok();
-                }
-            }
-            if handled > 0 {
-                if let Err(end) = Self::flush(ws) {
-                    return end;
-                }
-            }
-            // 2. Server messages, until the socket would block.
-            for _ in 0..MESSAGES_PER_TURN {
-                match ws.read() {
-                    Ok(msg) => {
-                        conn.last_rx = Instant::now();
-                        if let Some(end) = self.handle_message(ws, conn, msg) {
+                match self.cmd_rx.try_recv() {
+                    Ok(cmd) => {
+                        if let Err(end) = self.on_command(ws, conv, cmd) {
                             return end;
                         }
                     }
-                    Err(tungstenite::Error::Io(e)) if is_would_block(&e) => break,
-                    Err(tungstenite::Error::ConnectionClosed)
-                    | Err(tungstenite::Error::AlreadyClosed) => {
-                        return ConnEnd::Dropped("the server closed the connection".into());
-                    }
-                    Err(tungstenite::Error::Capacity(e)) => {
-                        self.shared.error(
-                            "oversized_frame",
-                            &format!("the server sent an oversized message ({e})"),
-                            false,
-                        );
-                        return ConnEnd::Dropped(format!(
-                            "oversized message from the server ({e})"
-                        ));
-                    }
-                    Err(e) => return ConnEnd::Dropped(format!("connection lost: {e}")),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => return End::Closed,
                 }
             }
+            if let Err(end) = flush(ws) {
+                return end;
+            }
+            // 2. Server messages, until the socket would block (edge-triggered readiness).
+            let mut drained = false;
+            for _ in 0..MESSAGES_PER_TURN {
+                match ws.read() {
+                    Ok(msg) => {
+                        last_rx = Instant::now();
+                        if let Err(end) = self.on_message(ws, conv, msg) {
+                            return end;
+                        }
+                    }
+                    Err(e) => {
+                        if let Some(end) = self.read_failed(e) {
+                            return end;
+                        }
+                        drained = true;
+                        break;
+                    }
+                }
+            }
+            more |= !drained;
             // 3. Playback, half duplex, stats.
-            self.pump_playback();
+            let pump_at = self.pump_playback();
             // 4. Keepalive: our pings, and a dead-connection check.
-            if conn.last_rx.elapsed() > keepalive * 3 {
-                return ConnEnd::Dropped(format!(
+            let now = Instant::now();
+            let dead_at = last_rx + keepalive * 3;
+            if now > dead_at {
+                return End::Dropped(format!(
                     "no data from the server for {} ms",
-                    conn.last_rx.elapsed().as_millis()
+                    now.duration_since(last_rx).as_millis()
                 ));
             }
-            if conn.last_ping.elapsed() >= keepalive {
-                conn.last_ping = Instant::now();
-                if let Err(end) = Self::write(ws, Message::Ping(Vec::new().into())) {
+            if now >= last_ping + keepalive {
+                last_ping = now;
+                if let Err(end) = write(ws, Message::Ping(Vec::new().into())) {
                     return end;
                 }
             }
-            if let Err(end) = Self::flush(ws) {
+            if let Err(end) = flush(ws) {
                 return end;
             }
-        }
-    }
-
-    fn close_gracefully(ws: &mut Socket) {
-        let _ = ws.close(None);
-        let deadline = Instant::now() + Duration::from_millis(300);
-        while Instant::now() < deadline {
-            match ws.read() {
-                Ok(_) => {}
-                Err(tungstenite::Error::Io(e)) if is_would_block(&e) => {
-                    let _ = ws.flush();
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-                Err(_) => break,
+            // 5. Sleep until something happens or the next timer is due.
+            let mut due = (last_ping + keepalive).min(dead_at + Duration::from_millis(1));
+            if let Some(p) = pump_at {
+                due = due.min(p);
             }
+            let timeout = if more {
+                Duration::ZERO
+            } else {
+                due.saturating_duration_since(Instant::now())
+            };
+            self.ready
+                .wait(Some(timeout), &self.shared.stats.worker_wakeups);
         }
     }
 
-    fn write(ws: &mut Socket, msg: Message) -> Result<(), ConnEnd> {
-        match ws.write(msg) {
-            Ok(()) => Ok(()),
-            // Queued in tungstenite's buffer; flushed later.
-            Err(tungstenite::Error::Io(e)) if is_would_block(&e) => Ok(()),
-            Err(tungstenite::Error::WriteBufferFull(_)) => Err(ConnEnd::Dropped(
-                "the server stopped reading (outbound buffer full)".into(),
-            )),
-            Err(e) => Err(ConnEnd::Dropped(format!("send failed: {e}"))),
+    /// What a failed read means: `None` to wait for more data, else how the connection
+    /// ends (an oversized frame is also reported).
+    fn read_failed(&self, e: tungstenite::Error) -> Option<End> {
+        match e {
+            tungstenite::Error::Io(e) if is_would_block(&e) => None,
+            tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
+                Some(End::Dropped("the server closed the connection".into()))
+            }
+            tungstenite::Error::Capacity(e) => {
+                self.shared.error(
+                    "oversized_frame",
+                    &format!("the server sent an oversized message ({e})"),
+                    false,
+                );
+                Some(End::Dropped(format!(
+                    "oversized message from the server ({e})"
+                )))
+            }
+            e => Some(End::Dropped(format!("connection lost: {e}"))),
         }
     }
 
-    fn send(ws: &mut Socket, text: String) -> Result<(), ConnEnd> {
-        Self::write(ws, Message::text(text))
-    }
-
-    fn flush(ws: &mut Socket) -> Result<(), ConnEnd> {
-        match ws.flush() {
-            Ok(()) => Ok(()),
-            Err(tungstenite::Error::Io(e)) if is_would_block(&e) => Ok(()),
-            Err(e) => Err(ConnEnd::Dropped(format!("send failed: {e}"))),
+    /// Sends a close frame and waits (at most [`CLOSE_GRACE`]) for the server's answer.
+    fn close_gracefully(&mut self, ws: &mut Socket) {
+        let _ = ws.close(None);
+        let deadline = Instant::now() + CLOSE_GRACE;
+        loop {
+            let _ = ws.flush();
+            match ws.read() {
+                Ok(_) => continue,
+                Err(tungstenite::Error::Io(e)) if is_would_block(&e) => {}
+                Err(_) => return,
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            self.ready
+                .wait(Some(left), &self.shared.stats.worker_wakeups);
         }
     }
 
-    fn pump_playback(&mut self) {
+    /// Moves held model audio into the ring and mirrors the playback figures; returns
+    /// when it next needs to run (playback pacing, or the end of the half-duplex tail).
+    fn pump_playback(&mut self) -> Option<Instant> {
         self.producer.pump();
         let st = self.producer.stats();
         let stats = &self.shared.stats;
@@ -592,428 +491,42 @@ impl Worker {
         stats
             .playback_overflow_samples
             .store(st.overflow_samples, Ordering::Relaxed);
+        let now = Instant::now();
+        let active = self.producer.is_active();
+        let mut next = active.then(|| now + PUMP_INTERVAL);
         if self.config.half_duplex {
-            let now = Instant::now();
-            if self.producer.is_active() {
+            if active {
                 self.last_playback_active = Some(now);
             }
             let tail = Duration::from_millis(u64::from(self.config.half_duplex_tail_ms));
-            let gated = self
-                .last_playback_active
-                .is_some_and(|t| now.duration_since(t) <= tail);
+            let gate_ends = self.last_playback_active.map(|t| t + tail);
+            let gated = gate_ends.is_some_and(|end| now <= end);
             self.shared.mic_gated.store(gated, Ordering::Relaxed);
+            if gated {
+                let end = gate_ends.unwrap_or(now) + Duration::from_millis(1);
+                next = Some(next.map_or(end, |n| n.min(end)));
+            }
         }
+        next
     }
+}
 
-    fn request_response(
-        &mut self,
-        ws: &mut Socket,
-        conn: &mut Conn,
-        params: Option<Value>,
-    ) -> Result<(), ConnEnd> {
-        if conn.response_active || conn.response_requested {
-            // The server rejects a second response while one runs: send it after response.done.
-            conn.pending_response = Some(params);
-            return Ok(());
-        }
-        conn.response_requested = true;
-        Self::send(
-            ws,
-            client::response_create_for(self.flavor, params.as_ref()),
-        )
+fn write(ws: &mut Socket, msg: Message) -> Result<(), End> {
+    match ws.write(msg) {
+        Ok(()) => Ok(()),
+        // Queued in tungstenite's buffer; flushed later.
+        Err(tungstenite::Error::Io(e)) if is_would_block(&e) => Ok(()),
+        Err(tungstenite::Error::WriteBufferFull(_)) => Err(End::Dropped(
+            "the server stopped reading (outbound buffer full)".into(),
+        )),
+        Err(e) => Err(End::Dropped(format!("send failed: {e}"))),
     }
+}
 
-    /// Stops local playback and truncates the playing item to what was heard.
-    fn interrupt_playback(&mut self, ws: &mut Socket, conn: &mut Conn) -> Result<(), ConnEnd> {
-        if !self.producer.is_active() {
-            return Ok(());
-        }
-        if let Some(cut) = self.producer.interrupt() {
-            conn.mark_interrupted(&cut.item_id);
-            Self::send(
-                ws,
-                client::conversation_item_truncate(&cut.item_id, 0, u64::from(cut.played_ms)),
-            )?;
-            self.shared
-                .events
-                .push(events::audio_interrupted_event(&cut.item_id, cut.played_ms));
-        }
-        Ok(())
-    }
-
-    fn handle_command(
-        &mut self,
-        ws: &mut Socket,
-        conn: &mut Conn,
-        cmd: Command,
-    ) -> Option<ConnEnd> {
-        let result = match cmd {
-            Command::Audio(chunk) => {
-                conn.uncommitted_samples += chunk.samples as u64;
-                self.shared
-                    .stats
-                    .audio_bytes_sent
-                    .fetch_add(chunk.samples as u64 * 2, Ordering::Relaxed);
-                Self::send(ws, client::input_audio_append(&chunk.base64))
-            }
-            Command::Commit => {
-                let ms = conn.uncommitted_samples * 1000 / u64::from(self.config.input_sample_rate);
-                if ms < MIN_COMMIT_MS {
-                    self.shared.log(
-                        "warning",
-                        &format!("commit skipped: only {ms} ms of new audio since the last commit (the server needs at least {MIN_COMMIT_MS} ms)"),
-                    );
-                    Ok(())
-                } else {
-                    conn.uncommitted_samples = 0;
-                    Self::send(ws, client::input_audio_commit())
-                }
-            }
-            Command::Clear => {
-                conn.uncommitted_samples = 0;
-                Self::send(ws, client::input_audio_clear())
-            }
-            Command::CreateResponse(params) => self.request_response(ws, conn, params),
-            Command::CancelResponse => {
-                let r = self.interrupt_playback(ws, conn);
-                if r.is_ok() && (conn.response_active || conn.response_requested) {
-                    Self::send(ws, client::response_cancel(None))
-                } else {
-                    r
-                }
-            }
-            Command::SendText(text) => Self::send(ws, client::user_text_message(&text))
-                .and_then(|_| self.request_response(ws, conn, None)),
-            Command::ToolResult { call_id, output } => {
-                let outcome = self.shared.tools.lock().on_result(&call_id);
-                match outcome {
-                    Ok(o) => Self::send(ws, client::function_call_output(&call_id, &output))
-                        .and_then(|_| {
-                            if o == ResultOutcome::RespondNow {
-                                self.request_response(ws, conn, None)
-                            } else {
-                                Ok(())
-                            }
-                        }),
-                    Err(_) => {
-                        self.shared.log(
-                            "warning",
-                            "a tool result for a call that is no longer open was dropped",
-                        );
-                        Ok(())
-                    }
-                }
-            }
-            Command::UpdateSession(mut partial) => {
-                conn.vad = client::vad_settings(&self.full_session());
-                if self.flavor == ProtocolFlavor::Ga {
-                    if let Some(obj) = partial.as_object_mut() {
-                        obj.entry("type").or_insert_with(|| Value::from("realtime"));
-                    }
-                }
-                Self::send(ws, client::session_update(self.flavor, &partial))
-            }
-            Command::Close => return Some(ConnEnd::Closed),
-        };
-        result.err()
-    }
-
-    fn handle_message(
-        &mut self,
-        ws: &mut Socket,
-        conn: &mut Conn,
-        msg: Message,
-    ) -> Option<ConnEnd> {
-        match msg {
-            Message::Text(text) => self.handle_server_text(ws, conn, text.as_str()),
-            Message::Binary(_) => {
-                self.shared
-                    .stats
-                    .malformed_events
-                    .fetch_add(1, Ordering::Relaxed);
-                self.shared.error(
-                    "malformed_server_event",
-                    "the server sent a binary frame; ignored",
-                    false,
-                );
-                None
-            }
-            Message::Close(frame) => {
-                let why = frame
-                    .map(|f| {
-                        format!(
-                            "the server closed the connection ({} {})",
-                            u16::from(f.code),
-                            f.reason
-                        )
-                    })
-                    .unwrap_or_else(|| "the server closed the connection".into());
-                Some(ConnEnd::Dropped(why))
-            }
-            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => None,
-        }
-    }
-
-    fn handle_server_text(
-        &mut self,
-        ws: &mut Socket,
-        conn: &mut Conn,
-        text: &str,
-    ) -> Option<ConnEnd> {
-        let event = match server::parse_server_event(text) {
-            Ok(e) => e,
-            Err(e) => {
-                self.shared
-                    .stats
-                    .malformed_events
-                    .fetch_add(1, Ordering::Relaxed);
-                self.shared
-                    .error("malformed_server_event", &e.to_string(), false);
-                return None;
-            }
-        };
-        if self.config.forward_server_events && !matches!(event, ServerEvent::AudioDelta { .. }) {
-            if let Ok(v) = serde_json::from_str::<Value>(text) {
-                self.shared.events.push(events::server_event_event(v));
-            }
-        }
-        self.handle_event(ws, conn, event).err()
-    }
-
-    fn handle_event(
-        &mut self,
-        ws: &mut Socket,
-        conn: &mut Conn,
-        event: ServerEvent,
-    ) -> Result<(), ConnEnd> {
-        let sh = Arc::clone(&self.shared);
-        match event {
-            ServerEvent::SessionCreated { session_id, .. } => {
-                conn.session_id = session_id.unwrap_or_default()
-            }
-            ServerEvent::SessionUpdated { .. } if !conn.ready => {
-                conn.ready = true;
-                if self.ever_ready {
-                    sh.stats.reconnects.fetch_add(1, Ordering::Relaxed);
-                }
-                self.ever_ready = true;
-                sh.set_state(SessionState::Ready, None, None);
-                sh.events
-                    .push(events::session_ready_event(&conn.session_id));
-            }
-            ServerEvent::Error(err) => {
-                let fatal = err.is_fatal();
-                let message = err.message;
-                let code = err.code.unwrap_or_else(|| err.error_type.clone());
-                if code == "session_expired" {
-                    // The server's maximum session length: like a drop, reconnect.
-                    sh.error(&code, &message, false);
-                    return Err(ConnEnd::Dropped(format!("session expired: {message}")));
-                }
-                if fatal {
-                    sh.error(&code, &message, true);
-                    return Err(ConnEnd::Fatal(format!("{code}: {message}")));
-                }
-                if code == "conversation_already_has_active_response" {
-                    conn.response_active = true;
-                } else if conn.response_requested && !conn.response_active {
-                    conn.response_requested = false;
-                }
-                sh.error(&code, &message, false);
-            }
-            ServerEvent::SpeechStarted {
-                item_id,
-                audio_start_ms,
-            } => {
-                sh.events
-                    .push(events::speech_started_event(&item_id, audio_start_ms));
-                conn.uncommitted_samples = 0;
-                if self.config.barge_in {
-                    self.interrupt_playback(ws, conn)?;
-                }
-            }
-            ServerEvent::SpeechStopped {
-                item_id,
-                audio_end_ms,
-            } => {
-                conn.speech_stopped_at = Some(Instant::now());
-                sh.events
-                    .push(events::speech_stopped_event(&item_id, audio_end_ms));
-            }
-            ServerEvent::InputCommitted { .. } | ServerEvent::InputCleared => {
-                conn.uncommitted_samples = 0
-            }
-            ServerEvent::InputTranscriptionDelta { item_id, delta } => {
-                sh.events
-                    .push(events::user_transcript_event(&item_id, &delta, false));
-            }
-            ServerEvent::InputTranscriptionCompleted {
-                item_id,
-                transcript,
-            } => {
-                sh.events
-                    .push(events::user_transcript_event(&item_id, &transcript, true));
-            }
-            ServerEvent::InputTranscriptionFailed { message, .. } => {
-                sh.error("transcription_failed", &message, false);
-            }
-            ServerEvent::ResponseCreated { response_id } => {
-                conn.response_active = true;
-                conn.response_requested = false;
-                sh.stats.responses.fetch_add(1, Ordering::Relaxed);
-                sh.events.push(events::response_started_event(&response_id));
-            }
-            ServerEvent::AudioDelta { item_id, delta, .. } => {
-                if conn.is_interrupted(&item_id) {
-                    return Ok(());
-                }
-                if !conn.audio_items.contains(&item_id) && conn.audio_items.len() < 64 {
-                    conn.audio_items.push(item_id.clone());
-                }
-                match self.producer.push_base64(&item_id, &delta) {
-                    Ok(samples) => {
-                        sh.stats
-                            .audio_bytes_received
-                            .fetch_add(samples as u64 * 2, Ordering::Relaxed);
-                        if let Some(t) = conn.speech_stopped_at.take() {
-                            let ms = t.elapsed().as_millis().min(i32::MAX as u128) as i32;
-                            sh.stats
-                                .last_response_latency_ms
-                                .store(ms, Ordering::Relaxed);
-                        }
-                        self.producer.pump();
-                    }
-                    Err(e) => {
-                        sh.stats.malformed_events.fetch_add(1, Ordering::Relaxed);
-                        sh.error(
-                            "malformed_audio",
-                            &format!("an audio delta was rejected: {e}"),
-                            false,
-                        );
-                    }
-                }
-            }
-            ServerEvent::AudioDone { item_id, .. } => self.producer.end_item(&item_id),
-            ServerEvent::AudioTranscriptDelta {
-                response_id,
-                item_id,
-                delta,
-                ..
-            }
-            | ServerEvent::TextDelta {
-                response_id,
-                item_id,
-                delta,
-                ..
-            } => {
-                sh.events.push(events::assistant_transcript_event(
-                    &response_id,
-                    &item_id,
-                    &delta,
-                    false,
-                ));
-            }
-            ServerEvent::AudioTranscriptDone {
-                response_id,
-                item_id,
-                transcript,
-                ..
-            }
-            | ServerEvent::TextDone {
-                response_id,
-                item_id,
-                text: transcript,
-                ..
-            } => {
-                sh.events.push(events::assistant_transcript_event(
-                    &response_id,
-                    &item_id,
-                    &transcript,
-                    true,
-                ));
-            }
-            ServerEvent::FunctionCallArgumentsDone {
-                response_id,
-                call_id,
-                name: Some(name),
-                arguments,
-                ..
-            } => {
-                // Without a name (older servers), the call is delivered at output_item.done.
-                self.deliver_tool_call(&response_id, &call_id, &name, &arguments);
-            }
-            ServerEvent::OutputItemDone {
-                response_id,
-                item,
-                function_call,
-                ..
-            } => {
-                if let Some(call) = function_call {
-                    self.deliver_tool_call(
-                        &response_id,
-                        &call.call_id,
-                        &call.name,
-                        &call.arguments,
-                    );
-                } else if let Some(id) = item.id.as_deref() {
-                    self.producer.end_item(id);
-                }
-            }
-            ServerEvent::ResponseDone {
-                response_id,
-                status,
-                usage,
-                function_calls,
-                ..
-            } => {
-                let status = status.unwrap_or_else(|| "completed".into());
-                for call in &function_calls {
-                    self.deliver_tool_call(
-                        &response_id,
-                        &call.call_id,
-                        &call.name,
-                        &call.arguments,
-                    );
-                }
-                // A cancelled or failed response may never send its audio.done: release
-                // the prebuffer of every item it played so the tail is heard.
-                for id in conn.audio_items.drain(..) {
-                    self.producer.end_item(&id);
-                }
-                conn.response_active = false;
-                conn.response_requested = false;
-                sh.events.push(events::response_done_event(
-                    &response_id,
-                    &status,
-                    usage.as_ref(),
-                ));
-                let follow_up = sh.tools.lock().on_response_done(&response_id);
-                if follow_up {
-                    self.request_response(ws, conn, None)?;
-                } else if let Some(params) = conn.pending_response.take() {
-                    self.request_response(ws, conn, params)?;
-                }
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    fn deliver_tool_call(&mut self, response_id: &str, call_id: &str, name: &str, arguments: &str) {
-        let json = self
-            .shared
-            .tools
-            .lock()
-            .on_call(response_id, call_id, name, arguments);
-        if let Some(json) = json {
-            self.shared.stats.tool_calls.fetch_add(1, Ordering::Relaxed);
-            if !self.shared.tool_calls.push(json) {
-                self.shared.error(
-                    "tool_queue_full",
-                    "a tool call was dropped: the host is not polling tool calls",
-                    false,
-                );
-            }
-        }
+fn flush(ws: &mut Socket) -> Result<(), End> {
+    match ws.flush() {
+        Ok(()) => Ok(()),
+        Err(tungstenite::Error::Io(e)) if is_would_block(&e) => Ok(()),
+        Err(e) => Err(End::Dropped(format!("send failed: {e}"))),
     }
 }

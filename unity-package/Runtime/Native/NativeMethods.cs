@@ -93,6 +93,10 @@ namespace RealtimeVoice.Native
         public int EchoConverged;
         /// <summary>Reserved, zero.</summary>
         public int Reserved0;
+        /// <summary>Times the native worker thread woke up (socket ready, command, timer).</summary>
+        public ulong WorkerWakeups;
+        /// <summary>Mic chunks dropped because the outbound queue was full.</summary>
+        public ulong MicChunksDropped;
     }
 
     /// <summary>The C ABI, one declaration per function, signatures exactly as in the header.</summary>

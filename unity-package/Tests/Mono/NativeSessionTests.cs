@@ -23,8 +23,8 @@ namespace RealtimeVoice.Tests
         [Test]
         public static void StatsStructMatchesTheHeaderLayout()
         {
-            // 10 x u64, 4 x u32/i32 after the first five, then i32 f32 i32 i32: 112 bytes, no padding.
-            Assert.Equal(112, Marshal.SizeOf(typeof(RvStats)), "sizeof(RvStats)");
+            // 10 x u64, 4 x u32/i32 after the first five, then i32 f32 i32 i32, then 2 x u64: 128 bytes, no padding.
+            Assert.Equal(128, Marshal.SizeOf(typeof(RvStats)), "sizeof(RvStats)");
             Assert.Equal(40, (int)Marshal.OffsetOf(typeof(RvStats), "PlaybackBufferedMs"), "offset of playback_buffered_ms");
             Assert.Equal(56, (int)Marshal.OffsetOf(typeof(RvStats), "AudioBytesReceived"), "offset of audio_bytes_received");
             Assert.Equal(96, (int)Marshal.OffsetOf(typeof(RvStats), "EchoDelayMs"), "offset of echo_delay_ms");

@@ -1,0 +1,1145 @@
+//! The conversation rules of one connection, without I/O: host commands and server text
+//! go in; client events to send, host events, tool calls and playback actions come out.
+//! No socket, no thread, no clock of its own (the caller passes `now`), so every rule is
+//! unit-tested without a server.
+//!
+//! The rules:
+//! - one response at a time: a `response.create` asked for while one is requested or
+//!   running waits for `response.done` (the server rejects a second one);
+//! - barge-in: when the user starts speaking (or the host cancels), local playback stops
+//!   and the playing assistant item is truncated to what was heard; its late audio deltas
+//!   are dropped;
+//! - tool calls are delivered once each, and exactly one `response.create` follows when
+//!   every call of a finished response has its result;
+//! - a commit of less than [`MIN_COMMIT_MS`] of new audio is skipped (the server would
+//!   reject it);
+//! - server errors are fatal only when retrying cannot help; `session_expired` reconnects.
+
+use super::events;
+use super::tools::{ResultOutcome, ToolTracker};
+use super::{Command, Stats};
+use crate::audio::playback::{Interrupted, PlaybackProducer};
+use crate::protocol::client::{self, ProtocolFlavor};
+use crate::protocol::server::{self, ServerEvent};
+use serde_json::Value;
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// The server rejects a commit of less than this much new audio.
+pub const MIN_COMMIT_MS: u64 = 100;
+/// Assistant items whose late audio is dropped after a barge-in, remembered at most.
+const REMEMBERED_INTERRUPTIONS: usize = 32;
+/// Assistant items of the running response whose playback is released at its end, at most.
+const TRACKED_AUDIO_ITEMS: usize = 64;
+
+/// The playback side the conversation drives (the real one is [`PlaybackProducer`]).
+pub trait Player {
+    /// Whether any model audio is still held or unplayed.
+    fn is_active(&self) -> bool;
+    /// Stops playback at once; says which item was cut where, if one was playing.
+    fn interrupt(&mut self) -> Option<Interrupted>;
+    /// Queues a base64 PCM16 delta of `item_id`; returns the samples decoded.
+    fn push_base64(&mut self, item_id: &str, delta: &str) -> Result<usize, String>;
+    /// The item's audio is complete: release its prebuffer.
+    fn end_item(&mut self, item_id: &str);
+}
+
+impl Player for PlaybackProducer {
+    fn is_active(&self) -> bool {
+        PlaybackProducer::is_active(self)
+    }
+
+    fn interrupt(&mut self) -> Option<Interrupted> {
+        PlaybackProducer::interrupt(self)
+    }
+
+    fn push_base64(&mut self, item_id: &str, delta: &str) -> Result<usize, String> {
+        let samples =
+            PlaybackProducer::push_base64(self, item_id, delta).map_err(|e| e.to_string())?;
+        // Into the ring now: the audio thread can pull it on its next callback.
+        self.pump();
+        Ok(samples)
+    }
+
+    fn end_item(&mut self, item_id: &str) {
+        PlaybackProducer::end_item(self, item_id)
+    }
+}
+
+/// What the conversation asks its loop to do, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Send this client event (JSON text) to the server.
+    Send(String),
+    /// Queue this host event (JSON text; carries no secret).
+    Event(String),
+    /// Queue an `error` host event (the loop redacts the message).
+    Error {
+        /// Machine-readable code.
+        code: String,
+        /// Human-readable message.
+        message: String,
+        /// Whether the session ends.
+        fatal: bool,
+    },
+    /// Queue a `log` host event (the loop redacts the message).
+    Log {
+        /// `info` or `warning`.
+        level: &'static str,
+        /// The message.
+        message: String,
+    },
+    /// Queue this tool call (JSON text) for the host.
+    ToolCall(String),
+    /// The session is configured: the state becomes `ready`.
+    Ready,
+}
+
+/// How a connection ends, as the conversation sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    /// The host closed the session.
+    Closed,
+    /// Retrying cannot help (already reported as a fatal `error`).
+    Fatal(String),
+    /// Reconnect.
+    Dropped(String),
+}
+
+/// Fixed settings of the conversation, from the session config.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// GA or beta event names and shapes.
+    pub flavor: ProtocolFlavor,
+    /// Cut the assistant off when the user starts speaking.
+    pub barge_in: bool,
+    /// Sample rate of the mic chunks (to measure a commit).
+    pub input_sample_rate: u32,
+    /// Forward every server event but audio deltas as `server_event`.
+    pub forward_server_events: bool,
+}
+
+/// What the conversation reaches besides its own state.
+pub struct Env<'a, P: Player> {
+    /// Playback.
+    pub player: &'a mut P,
+    /// Open tool calls (shared with the FFI, which checks call ids).
+    pub tools: &'a mut ToolTracker,
+    /// Counters.
+    pub stats: &'a Stats,
+    /// The time now.
+    pub now: Instant,
+}
+
+/// The state of one connection's conversation.
+pub struct Conversation {
+    settings: Settings,
+    /// This connection follows an earlier one that was ready (counts a reconnect).
+    resumed: bool,
+    session_id: String,
+    ready: bool,
+    response_active: bool,
+    response_requested: bool,
+    /// Responses asked for while one ran, sent one per `response.done`, in order.
+    pending_responses: VecDeque<Option<Value>>,
+    uncommitted_samples: u64,
+    speech_stopped_at: Option<Instant>,
+    interrupted_items: VecDeque<String>,
+    audio_items: Vec<String>,
+    out: Vec<Output>,
+}
+
+/// Requests kept at most while one response runs (the host cannot grow memory).
+const MAX_PENDING_RESPONSES: usize = 16;
+
+impl Conversation {
+    /// A new connection's conversation. `resumed`: an earlier connection was ready.
+    pub fn new(settings: Settings, resumed: bool) -> Conversation {
+        Conversation {
+            settings,
+            resumed,
+            session_id: String::new(),
+            ready: false,
+            response_active: false,
+            response_requested: false,
+            pending_responses: VecDeque::new(),
+            uncommitted_samples: 0,
+            speech_stopped_at: None,
+            interrupted_items: VecDeque::new(),
+            audio_items: Vec::new(),
+            out: Vec::new(),
+        }
+    }
+
+    /// The first client event of a connection: the whole session configuration.
+    pub fn start(&mut self, session: &Value) {
+        self.send(client::session_update(self.settings.flavor, session));
+    }
+
+    /// Whether `session.updated` arrived on this connection.
+    pub fn is_ready(&self) -> bool {
+        self.ready
+    }
+
+    /// The server's session id (empty until `session.created`).
+    pub fn session_id(&self) -> &str {
+        &self.session_id
+    }
+
+    /// Takes what the conversation asked for since the last call, in order.
+    pub fn drain(&mut self) -> std::vec::Drain<'_, Output> {
+        self.out.drain(..)
+    }
+
+    fn send(&mut self, text: String) {
+        self.out.push(Output::Send(text));
+    }
+
+    fn event(&mut self, json: String) {
+        self.out.push(Output::Event(json));
+    }
+
+    fn error(&mut self, code: &str, message: &str, fatal: bool) {
+        self.out.push(Output::Error {
+            code: code.to_string(),
+            message: message.to_string(),
+            fatal,
+        });
+    }
+
+    fn log(&mut self, level: &'static str, message: String) {
+        self.out.push(Output::Log { level, message });
+    }
+
+    /// A host command.
+    pub fn on_command<P: Player>(&mut self, cmd: Command, env: &mut Env<'_, P>) -> Result<(), End> {
+        match cmd {
+            Command::Audio(chunk) => {
+                self.uncommitted_samples += chunk.samples as u64;
+                env.stats
+                    .audio_bytes_sent
+                    .fetch_add(chunk.samples as u64 * 2, Ordering::Relaxed);
+                self.send(client::input_audio_append(&chunk.base64));
+            }
+            Command::Commit => {
+                let ms = self.uncommitted_samples * 1000
+                    / u64::from(self.settings.input_sample_rate.max(1));
+                if ms < MIN_COMMIT_MS {
+                    self.log(
+                        "warning",
+                        format!("commit skipped: only {ms} ms of new audio since the last commit (the server needs at least {MIN_COMMIT_MS} ms)"),
+                    );
+                } else {
+                    self.uncommitted_samples = 0;
+                    self.send(client::input_audio_commit());
+                }
+            }
+            Command::Clear => {
+                self.uncommitted_samples = 0;
+                self.send(client::input_audio_clear());
+            }
+            Command::CreateResponse(params) => self.request_response(params),
+            Command::CancelResponse => {
+                self.interrupt_playback(env);
+                if self.response_active || self.response_requested {
+                    self.send(client::response_cancel(None));
+                }
+            }
+            Command::SendText(text) => {
+                self.send(client::user_text_message(&text));
+                self.request_response(None);
+            }
+            Command::ToolResult { call_id, output } => match env.tools.on_result(&call_id) {
+                Ok(outcome) => {
+                    self.send(client::function_call_output(&call_id, &output));
+                    if outcome == ResultOutcome::RespondNow {
+                        self.request_response(None);
+                    }
+                }
+                Err(_) => self.log(
+                    "warning",
+                    "a tool result for a call that is no longer open was dropped".into(),
+                ),
+            },
+            Command::UpdateSession(mut partial) => {
+                if self.settings.flavor == ProtocolFlavor::Ga {
+                    if let Some(obj) = partial.as_object_mut() {
+                        obj.entry("type").or_insert_with(|| Value::from("realtime"));
+                    }
+                }
+                self.send(client::session_update(self.settings.flavor, &partial));
+            }
+            Command::Close => return Err(End::Closed),
+        }
+        Ok(())
+    }
+
+    /// A text frame from the server.
+    pub fn on_server_text<P: Player>(
+        &mut self,
+        text: &str,
+        env: &mut Env<'_, P>,
+    ) -> Result<(), End> {
+        let event = match server::parse_server_event(text) {
+            Ok(e) => e,
+            Err(e) => {
+                env.stats.malformed_events.fetch_add(1, Ordering::Relaxed);
+                self.error("malformed_server_event", &e.to_string(), false);
+                return Ok(());
+            }
+        };
+        if self.settings.forward_server_events && !matches!(event, ServerEvent::AudioDelta { .. }) {
+            if let Ok(v) = serde_json::from_str::<Value>(text) {
+                self.event(events::server_event(v));
+            }
+        }
+        self.on_server_event(event, env)
+    }
+
+    /// A parsed server event.
+    pub fn on_server_event<P: Player>(
+        &mut self,
+        event: ServerEvent,
+        env: &mut Env<'_, P>,
+    ) -> Result<(), End> {
+        match event {
+            ServerEvent::SessionCreated { session_id, .. } => {
+                self.session_id = session_id.unwrap_or_default()
+            }
+            ServerEvent::SessionUpdated { .. } if !self.ready => {
+                self.ready = true;
+                if self.resumed {
+                    env.stats.reconnects.fetch_add(1, Ordering::Relaxed);
+                }
+                self.out.push(Output::Ready);
+                let ready = events::session_ready_event(&self.session_id);
+                self.event(ready);
+            }
+            ServerEvent::Error(err) => {
+                let fatal = err.is_fatal();
+                let message = err.message;
+                let code = err.code.unwrap_or_else(|| err.error_type.clone());
+                if code == "session_expired" {
+                    // The server's maximum session length: like a drop, reconnect.
+                    self.error(&code, &message, false);
+                    return Err(End::Dropped(format!("session expired: {message}")));
+                }
+                if fatal {
+                    self.error(&code, &message, true);
+                    return Err(End::Fatal(format!("{code}: {message}")));
+                }
+                if code == "conversation_already_has_active_response" {
+                    self.response_active = true;
+                } else if self.response_requested && !self.response_active {
+                    // The request that failed will never see response.created.
+                    self.response_requested = false;
+                }
+                self.error(&code, &message, false);
+            }
+            ServerEvent::SpeechStarted {
+                item_id,
+                audio_start_ms,
+            } => {
+                self.event(events::speech_started_event(&item_id, audio_start_ms));
+                self.uncommitted_samples = 0;
+                if self.settings.barge_in {
+                    self.interrupt_playback(env);
+                }
+            }
+            ServerEvent::SpeechStopped {
+                item_id,
+                audio_end_ms,
+            } => {
+                self.speech_stopped_at = Some(env.now);
+                self.event(events::speech_stopped_event(&item_id, audio_end_ms));
+            }
+            ServerEvent::InputCommitted { .. } | ServerEvent::InputCleared => {
+                self.uncommitted_samples = 0
+            }
+            ServerEvent::InputTranscriptionDelta { item_id, delta } => {
+                self.event(events::user_transcript_event(&item_id, &delta, false));
+            }
+            ServerEvent::InputTranscriptionCompleted {
+                item_id,
+                transcript,
+            } => {
+                self.event(events::user_transcript_event(&item_id, &transcript, true));
+            }
+            ServerEvent::InputTranscriptionFailed { message, .. } => {
+                self.error("transcription_failed", &message, false);
+            }
+            ServerEvent::ResponseCreated { response_id } => {
+                self.response_active = true;
+                self.response_requested = false;
+                env.stats.responses.fetch_add(1, Ordering::Relaxed);
+                self.event(events::response_started_event(&response_id));
+            }
+            ServerEvent::AudioDelta { item_id, delta, .. } => {
+                self.on_audio_delta(&item_id, &delta, env)
+            }
+            ServerEvent::AudioDone { item_id, .. } => env.player.end_item(&item_id),
+            ServerEvent::AudioTranscriptDelta {
+                response_id,
+                item_id,
+                delta,
+                ..
+            }
+            | ServerEvent::TextDelta {
+                response_id,
+                item_id,
+                delta,
+                ..
+            } => {
+                self.event(events::assistant_transcript_event(
+                    &response_id,
+                    &item_id,
+                    &delta,
+                    false,
+                ));
+            }
+            ServerEvent::AudioTranscriptDone {
+                response_id,
+                item_id,
+                transcript,
+                ..
+            }
+            | ServerEvent::TextDone {
+                response_id,
+                item_id,
+                text: transcript,
+                ..
+            } => {
+                self.event(events::assistant_transcript_event(
+                    &response_id,
+                    &item_id,
+                    &transcript,
+                    true,
+                ));
+            }
+            ServerEvent::FunctionCallArgumentsDone {
+                response_id,
+                call_id,
+                name: Some(name),
+                arguments,
+                ..
+            } => {
+                // Without a name (older servers), the call is delivered at output_item.done.
+                self.deliver_tool_call(&response_id, &call_id, &name, &arguments, env);
+            }
+            ServerEvent::OutputItemDone {
+                response_id,
+                item,
+                function_call,
+                ..
+            } => {
+                if let Some(call) = function_call {
+                    self.deliver_tool_call(
+                        &response_id,
+                        &call.call_id,
+                        &call.name,
+                        &call.arguments,
+                        env,
+                    );
+                } else if let Some(id) = item.id.as_deref() {
+                    env.player.end_item(id);
+                }
+            }
+            ServerEvent::ResponseDone {
+                response_id,
+                status,
+                usage,
+                function_calls,
+                ..
+            } => {
+                let status = status.unwrap_or_else(|| "completed".into());
+                for call in &function_calls {
+                    self.deliver_tool_call(
+                        &response_id,
+                        &call.call_id,
+                        &call.name,
+                        &call.arguments,
+                        env,
+                    );
+                }
+                // A cancelled or failed response may never send its audio.done: release
+                // the prebuffer of every item it played so the tail is heard.
+                for id in self.audio_items.drain(..) {
+                    env.player.end_item(&id);
+                }
+                self.response_active = false;
+                self.response_requested = false;
+                self.event(events::response_done_event(
+                    &response_id,
+                    &status,
+                    usage.as_ref(),
+                ));
+                if env.tools.on_response_done(&response_id) {
+                    self.request_response(None);
+                } else if let Some(params) = self.pending_responses.pop_front() {
+                    self.request_response(params);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn on_audio_delta<P: Player>(&mut self, item_id: &str, delta: &str, env: &mut Env<'_, P>) {
+        if self.interrupted_items.iter().any(|i| i == item_id) {
+            return; // the user cut this item off: its late audio is not played
+        }
+        if !self.audio_items.iter().any(|i| i == item_id)
+            && self.audio_items.len() < TRACKED_AUDIO_ITEMS
+        {
+            self.audio_items.push(item_id.to_string());
+        }
+        match env.player.push_base64(item_id, delta) {
+            Ok(samples) => {
+                env.stats
+                    .audio_bytes_received
+                    .fetch_add(samples as u64 * 2, Ordering::Relaxed);
+                if let Some(t) = self.speech_stopped_at.take() {
+                    let ms = env
+                        .now
+                        .saturating_duration_since(t)
+                        .as_millis()
+                        .min(i32::MAX as u128);
+                    env.stats
+                        .last_response_latency_ms
+                        .store(ms as i32, Ordering::Relaxed);
+                }
+            }
+            Err(e) => {
+                env.stats.malformed_events.fetch_add(1, Ordering::Relaxed);
+                self.error(
+                    "malformed_audio",
+                    &format!("an audio delta was rejected: {e}"),
+                    false,
+                );
+            }
+        }
+    }
+
+    fn request_response(&mut self, params: Option<Value>) {
+        if self.response_active || self.response_requested {
+            // The server rejects a second response while one runs: send it after response.done.
+            if self.pending_responses.len() >= MAX_PENDING_RESPONSES {
+                self.log(
+                    "warning",
+                    format!("a response request was dropped: {MAX_PENDING_RESPONSES} are already waiting"),
+                );
+                return;
+            }
+            // Two plain requests in a row ask for the same thing: one is enough.
+            if params.is_none() && self.pending_responses.back() == Some(&None) {
+                return;
+            }
+            self.pending_responses.push_back(params);
+            return;
+        }
+        self.response_requested = true;
+        self.send(client::response_create_for(
+            self.settings.flavor,
+            params.as_ref(),
+        ));
+    }
+
+    /// Stops local playback and truncates the playing item to what was heard.
+    fn interrupt_playback<P: Player>(&mut self, env: &mut Env<'_, P>) {
+        if !env.player.is_active() {
+            return;
+        }
+        if let Some(cut) = env.player.interrupt() {
+            if self.interrupted_items.len() >= REMEMBERED_INTERRUPTIONS {
+                self.interrupted_items.pop_front();
+            }
+            self.interrupted_items.push_back(cut.item_id.clone());
+            self.send(client::conversation_item_truncate(
+                &cut.item_id,
+                0,
+                u64::from(cut.played_ms),
+            ));
+            self.event(events::audio_interrupted_event(&cut.item_id, cut.played_ms));
+        }
+    }
+
+    fn deliver_tool_call<P: Player>(
+        &mut self,
+        response_id: &str,
+        call_id: &str,
+        name: &str,
+        arguments: &str,
+        env: &mut Env<'_, P>,
+    ) {
+        if let Some(json) = env.tools.on_call(response_id, call_id, name, arguments) {
+            env.stats.tool_calls.fetch_add(1, Ordering::Relaxed);
+            self.out.push(Output::ToolCall(json));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audio::capture::CaptureChunk;
+    use serde_json::json;
+    use std::time::Duration;
+
+    /// Playback as the conversation sees it: what was queued, ended and cut.
+    #[derive(Default)]
+    struct FakePlayer {
+        /// (item, delta) pushed, in order.
+        pushed: Vec<(String, String)>,
+        ended: Vec<String>,
+        /// The item playing and how much of it was heard, when active.
+        playing: Option<(String, u32)>,
+        interrupts: usize,
+    }
+
+    impl Player for FakePlayer {
+        fn is_active(&self) -> bool {
+            self.playing.is_some()
+        }
+        fn interrupt(&mut self) -> Option<Interrupted> {
+            self.interrupts += 1;
+            self.playing
+                .take()
+                .map(|(item_id, played_ms)| Interrupted { item_id, played_ms })
+        }
+        fn push_base64(&mut self, item_id: &str, delta: &str) -> Result<usize, String> {
+            if delta == "!bad" {
+                return Err("not base64".into());
+            }
+            self.pushed.push((item_id.into(), delta.into()));
+            self.playing.get_or_insert((item_id.into(), 0));
+            Ok(delta.len())
+        }
+        fn end_item(&mut self, item_id: &str) {
+            self.ended.push(item_id.into());
+        }
+    }
+
+    /// A conversation with its surroundings, driven by text and commands.
+    struct Rig {
+        conv: Conversation,
+        player: FakePlayer,
+        tools: ToolTracker,
+        stats: Stats,
+        now: Instant,
+        /// Everything the conversation asked for so far.
+        out: Vec<Output>,
+    }
+
+    fn settings() -> Settings {
+        Settings {
+            flavor: ProtocolFlavor::Ga,
+            barge_in: true,
+            input_sample_rate: 24_000,
+            forward_server_events: false,
+        }
+    }
+
+    impl Rig {
+        fn new() -> Rig {
+            Rig::with(settings(), false)
+        }
+
+        fn with(settings: Settings, resumed: bool) -> Rig {
+            Rig {
+                conv: Conversation::new(settings, resumed),
+                player: FakePlayer::default(),
+                tools: ToolTracker::default(),
+                stats: Stats::default(),
+                now: Instant::now(),
+                out: Vec::new(),
+            }
+        }
+
+        fn server(&mut self, event: Value) -> Result<(), End> {
+            let mut env = Env {
+                player: &mut self.player,
+                tools: &mut self.tools,
+                stats: &self.stats,
+                now: self.now,
+            };
+            let r = self.conv.on_server_text(&event.to_string(), &mut env);
+            self.out.extend(self.conv.drain());
+            r
+        }
+
+        fn host(&mut self, cmd: Command) -> Result<(), End> {
+            let mut env = Env {
+                player: &mut self.player,
+                tools: &mut self.tools,
+                stats: &self.stats,
+                now: self.now,
+            };
+            let r = self.conv.on_command(cmd, &mut env);
+            self.out.extend(self.conv.drain());
+            r
+        }
+
+        /// Client events sent (parsed), and forgets them.
+        fn sent(&mut self) -> Vec<Value> {
+            let sent = self
+                .out
+                .iter()
+                .filter_map(|o| match o {
+                    Output::Send(t) => Some(serde_json::from_str(t).unwrap()),
+                    _ => None,
+                })
+                .collect();
+            self.out.retain(|o| !matches!(o, Output::Send(_)));
+            sent
+        }
+
+        fn sent_types(&mut self) -> Vec<String> {
+            self.sent()
+                .iter()
+                .map(|v| v["type"].as_str().unwrap().to_string())
+                .collect()
+        }
+
+        /// Host events (parsed) so far.
+        fn events(&self) -> Vec<Value> {
+            self.out
+                .iter()
+                .filter_map(|o| match o {
+                    Output::Event(t) => Some(serde_json::from_str(t).unwrap()),
+                    _ => None,
+                })
+                .collect()
+        }
+
+        fn errors(&self) -> Vec<(String, bool)> {
+            self.out
+                .iter()
+                .filter_map(|o| match o {
+                    Output::Error { code, fatal, .. } => Some((code.clone(), *fatal)),
+                    _ => None,
+                })
+                .collect()
+        }
+
+        fn tool_calls(&self) -> Vec<Value> {
+            self.out
+                .iter()
+                .filter_map(|o| match o {
+                    Output::ToolCall(t) => Some(serde_json::from_str(t).unwrap()),
+                    _ => None,
+                })
+                .collect()
+        }
+
+        fn created(&mut self, id: &str) {
+            self.server(json!({"type": "response.created", "response": {"id": id}}))
+                .unwrap();
+        }
+
+        fn done(&mut self, id: &str) {
+            self.server(json!({"type": "response.done", "response": {"id": id, "status": "completed", "output": []}}))
+                .unwrap();
+        }
+
+        fn audio(&mut self, item: &str, delta: &str) {
+            self.server(
+                json!({"type": "response.output_audio.delta", "response_id": "r1", "item_id": item,
+                "output_index": 0, "content_index": 0, "delta": delta}),
+            )
+            .unwrap();
+        }
+    }
+
+    fn chunk(samples: usize) -> Command {
+        Command::Audio(CaptureChunk {
+            base64: "AAAA".into(),
+            samples,
+        })
+    }
+
+    #[test]
+    fn the_first_event_is_the_whole_session_and_ready_follows_session_updated_once() {
+        let mut rig = Rig::new();
+        rig.conv
+            .start(&json!({"type": "realtime", "instructions": "be brief"}));
+        rig.out.extend(rig.conv.drain());
+        let sent = rig.sent();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0]["type"], "session.update");
+        assert_eq!(sent[0]["session"]["instructions"], "be brief");
+        rig.server(json!({"type": "session.created", "session": {"id": "sess_1"}}))
+            .unwrap();
+        assert!(!rig.conv.is_ready());
+        rig.server(json!({"type": "session.updated", "session": {}}))
+            .unwrap();
+        rig.server(json!({"type": "session.updated", "session": {}}))
+            .unwrap();
+        assert!(rig.conv.is_ready());
+        assert_eq!(rig.out.iter().filter(|o| **o == Output::Ready).count(), 1);
+        let ready: Vec<Value> = rig
+            .events()
+            .into_iter()
+            .filter(|e| e["type"] == "session_ready")
+            .collect();
+        assert_eq!(ready.len(), 1);
+        assert_eq!(ready[0]["session_id"], "sess_1");
+        assert_eq!(rig.stats.reconnects.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_resumed_connection_counts_a_reconnect_when_ready() {
+        let mut rig = Rig::with(settings(), true);
+        rig.server(json!({"type": "session.updated", "session": {}}))
+            .unwrap();
+        assert_eq!(rig.stats.reconnects.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_second_response_request_waits_for_the_first_to_finish() {
+        let mut rig = Rig::new();
+        rig.host(Command::CreateResponse(None)).unwrap();
+        assert_eq!(rig.sent_types(), ["response.create"]);
+        // Requested but not created yet: still one at a time.
+        rig.host(Command::CreateResponse(Some(
+            json!({"instructions": "second"}),
+        )))
+        .unwrap();
+        rig.created("r1");
+        rig.host(Command::CreateResponse(Some(
+            json!({"instructions": "third"}),
+        )))
+        .unwrap();
+        assert!(rig.sent().is_empty(), "nothing while r1 runs");
+        rig.done("r1");
+        let sent = rig.sent();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0]["response"]["instructions"], "second");
+        rig.created("r2");
+        rig.done("r2");
+        let sent = rig.sent();
+        assert_eq!(
+            sent[0]["response"]["instructions"], "third",
+            "queued in order, not overwritten"
+        );
+        rig.created("r3");
+        rig.done("r3");
+        assert!(rig.sent().is_empty());
+    }
+
+    #[test]
+    fn a_rejected_request_frees_the_slot_and_an_active_response_error_holds_it() {
+        let mut rig = Rig::new();
+        rig.host(Command::CreateResponse(None)).unwrap();
+        rig.sent();
+        rig.server(json!({"type": "error", "error": {"type": "invalid_request_error", "code": "invalid_value", "message": "bad"}}))
+            .unwrap();
+        assert_eq!(rig.errors(), [("invalid_value".to_string(), false)]);
+        rig.host(Command::CreateResponse(None)).unwrap();
+        assert_eq!(
+            rig.sent_types(),
+            ["response.create"],
+            "the failed request no longer blocks"
+        );
+        rig.server(json!({"type": "error", "error": {"type": "invalid_request_error", "code": "conversation_already_has_active_response", "message": "busy"}}))
+            .unwrap();
+        rig.host(Command::CreateResponse(None)).unwrap();
+        assert!(rig.sent().is_empty(), "a response runs: the request waits");
+    }
+
+    #[test]
+    fn text_is_sent_as_a_user_message_then_one_response() {
+        let mut rig = Rig::new();
+        rig.host(Command::SendText("hello".into())).unwrap();
+        let sent = rig.sent();
+        assert_eq!(sent[0]["type"], "conversation.item.create");
+        assert_eq!(sent[0]["item"]["content"][0]["text"], "hello");
+        assert_eq!(sent[1]["type"], "response.create");
+        rig.created("r1");
+        // Two texts during a response: both items now, one response after.
+        rig.host(Command::SendText("a".into())).unwrap();
+        rig.host(Command::SendText("b".into())).unwrap();
+        assert_eq!(
+            rig.sent_types(),
+            ["conversation.item.create", "conversation.item.create"]
+        );
+        rig.done("r1");
+        assert_eq!(rig.sent_types(), ["response.create"]);
+    }
+
+    #[test]
+    fn barge_in_cuts_playback_truncates_the_item_and_drops_its_late_audio() {
+        let mut rig = Rig::new();
+        rig.created("r1");
+        rig.audio("item_a", "AAAA");
+        rig.player.playing = Some(("item_a".into(), 1234));
+        rig.server(json!({"type": "input_audio_buffer.speech_started", "item_id": "user_1", "audio_start_ms": 500}))
+            .unwrap();
+        let sent = rig.sent();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0]["type"], "conversation.item.truncate");
+        assert_eq!(sent[0]["item_id"], "item_a");
+        assert_eq!(sent[0]["audio_end_ms"], 1234);
+        let ev = rig.events();
+        assert!(ev.iter().any(|e| e["type"] == "speech_started"));
+        assert!(ev.iter().any(|e| e["type"] == "audio_interrupted"
+            && e["item_id"] == "item_a"
+            && e["played_ms"] == 1234));
+        // The server keeps streaming the cut item: not played.
+        rig.audio("item_a", "BBBB");
+        assert_eq!(rig.player.pushed.len(), 1);
+        // Audio of another item plays.
+        rig.audio("item_b", "CCCC");
+        assert_eq!(rig.player.pushed.len(), 2);
+    }
+
+    #[test]
+    fn without_barge_in_or_with_nothing_playing_speech_cuts_nothing() {
+        let mut rig = Rig::with(
+            Settings {
+                barge_in: false,
+                ..settings()
+            },
+            false,
+        );
+        rig.player.playing = Some(("item_a".into(), 10));
+        rig.server(json!({"type": "input_audio_buffer.speech_started", "item_id": "u", "audio_start_ms": 0}))
+            .unwrap();
+        assert_eq!(rig.player.interrupts, 0);
+        let mut rig = Rig::new();
+        rig.server(json!({"type": "input_audio_buffer.speech_started", "item_id": "u", "audio_start_ms": 0}))
+            .unwrap();
+        assert!(rig.sent().is_empty(), "no truncate without playback");
+    }
+
+    #[test]
+    fn host_cancel_truncates_and_cancels_only_a_live_response() {
+        let mut rig = Rig::new();
+        rig.host(Command::CancelResponse).unwrap();
+        assert!(rig.sent().is_empty(), "nothing to cancel");
+        rig.created("r1");
+        rig.player.playing = Some(("item_a".into(), 300));
+        rig.host(Command::CancelResponse).unwrap();
+        assert_eq!(
+            rig.sent_types(),
+            ["conversation.item.truncate", "response.cancel"]
+        );
+    }
+
+    #[test]
+    fn tool_calls_are_delivered_once_and_followed_by_exactly_one_response() {
+        let mut rig = Rig::new();
+        rig.created("r1");
+        for (call, args) in [("c1", r#"{"dx":1}"#), ("c2", "{}")] {
+            let item = json!({"id": format!("fc_{call}"), "type": "function_call", "call_id": call, "name": "move", "arguments": args, "status": "completed"});
+            rig.server(json!({"type": "response.function_call_arguments.done", "response_id": "r1", "item_id": format!("fc_{call}"),
+                "output_index": 0, "call_id": call, "name": "move", "arguments": args}))
+                .unwrap();
+            // The same call again in output_item.done: not delivered twice.
+            rig.server(json!({"type": "response.output_item.done", "response_id": "r1", "output_index": 0, "item": item}))
+                .unwrap();
+        }
+        let calls = rig.tool_calls();
+        assert_eq!(calls.len(), 2);
+        assert_eq!(calls[0]["call_id"], "c1");
+        assert_eq!(calls[0]["arguments"]["dx"], 1);
+        rig.host(Command::ToolResult {
+            call_id: "c1".into(),
+            output: "ok".into(),
+        })
+        .unwrap();
+        assert_eq!(
+            rig.sent_types(),
+            ["conversation.item.create"],
+            "output now, no response yet"
+        );
+        rig.done("r1");
+        assert!(rig.sent().is_empty(), "c2 is still open");
+        rig.host(Command::ToolResult {
+            call_id: "c2".into(),
+            output: "ok".into(),
+        })
+        .unwrap();
+        let sent = rig.sent();
+        assert_eq!(sent[0]["item"]["type"], "function_call_output");
+        assert_eq!(sent[0]["item"]["call_id"], "c2");
+        assert_eq!(sent[1]["type"], "response.create");
+        assert_eq!(sent.len(), 2, "exactly one response.create");
+        // A repeated result is dropped with a warning, nothing sent.
+        rig.host(Command::ToolResult {
+            call_id: "c2".into(),
+            output: "again".into(),
+        })
+        .unwrap();
+        assert!(rig.sent().is_empty());
+        assert!(rig.out.iter().any(|o| matches!(
+            o,
+            Output::Log {
+                level: "warning",
+                ..
+            }
+        )));
+    }
+
+    #[test]
+    fn results_before_response_done_follow_up_at_done() {
+        let mut rig = Rig::new();
+        rig.created("r1");
+        rig.server(json!({"type": "response.function_call_arguments.done", "response_id": "r1", "item_id": "fc",
+            "output_index": 0, "call_id": "c1", "name": "f", "arguments": "{}"}))
+            .unwrap();
+        rig.host(Command::ToolResult {
+            call_id: "c1".into(),
+            output: "1".into(),
+        })
+        .unwrap();
+        assert_eq!(rig.sent_types(), ["conversation.item.create"]);
+        rig.done("r1");
+        assert_eq!(rig.sent_types(), ["response.create"]);
+    }
+
+    #[test]
+    fn a_commit_needs_100_ms_of_new_audio() {
+        let mut rig = Rig::new();
+        rig.host(chunk(1200)).unwrap(); // 50 ms at 24 kHz
+        rig.host(Command::Commit).unwrap();
+        assert_eq!(rig.sent_types(), ["input_audio_buffer.append"]);
+        assert!(rig
+            .out
+            .iter()
+            .any(|o| matches!(o, Output::Log { message, .. } if message.contains("100 ms"))));
+        rig.host(chunk(1200)).unwrap(); // 100 ms in all
+        rig.host(Command::Commit).unwrap();
+        assert_eq!(
+            rig.sent_types(),
+            ["input_audio_buffer.append", "input_audio_buffer.commit"]
+        );
+        // Committed: the count starts again.
+        rig.host(Command::Commit).unwrap();
+        assert!(rig.sent().is_empty());
+        // The server's VAD commits (or the user starts speaking): the count starts again too.
+        rig.host(chunk(4800)).unwrap();
+        rig.server(json!({"type": "input_audio_buffer.committed", "item_id": "u1"}))
+            .unwrap();
+        rig.sent();
+        rig.host(Command::Commit).unwrap();
+        assert!(rig.sent().is_empty());
+        assert_eq!(
+            rig.stats.audio_bytes_sent.load(Ordering::Relaxed),
+            (1200 + 1200 + 4800) * 2
+        );
+    }
+
+    #[test]
+    fn fatal_errors_end_the_session_and_expiry_reconnects() {
+        let mut rig = Rig::new();
+        let end = rig.server(json!({"type": "error", "error": {"type": "invalid_request_error", "code": "invalid_api_key", "message": "no"}}));
+        assert!(
+            matches!(end, Err(End::Fatal(ref m)) if m.contains("invalid_api_key")),
+            "{end:?}"
+        );
+        assert_eq!(rig.errors(), [("invalid_api_key".to_string(), true)]);
+        let mut rig = Rig::new();
+        let end = rig.server(json!({"type": "error", "error": {"type": "invalid_request_error", "code": "session_expired", "message": "60 minutes"}}));
+        assert!(matches!(end, Err(End::Dropped(_))), "{end:?}");
+        assert_eq!(rig.errors(), [("session_expired".to_string(), false)]);
+        let mut rig = Rig::new();
+        assert_eq!(rig.host(Command::Close), Err(End::Closed));
+    }
+
+    #[test]
+    fn malformed_frames_are_counted_and_reported_never_fatal() {
+        let mut rig = Rig::new();
+        let mut env = Env {
+            player: &mut rig.player,
+            tools: &mut rig.tools,
+            stats: &rig.stats,
+            now: rig.now,
+        };
+        assert!(rig.conv.on_server_text("{not json", &mut env).is_ok());
+        rig.out.extend(rig.conv.drain());
+        rig.audio("item", "!bad");
+        assert_eq!(rig.stats.malformed_events.load(Ordering::Relaxed), 2);
+        let codes: Vec<String> = rig.errors().into_iter().map(|e| e.0).collect();
+        assert_eq!(codes, ["malformed_server_event", "malformed_audio"]);
+    }
+
+    #[test]
+    fn response_done_releases_every_item_it_played_and_latency_is_measured() {
+        let mut rig = Rig::new();
+        rig.server(json!({"type": "input_audio_buffer.speech_stopped", "item_id": "u", "audio_end_ms": 900}))
+            .unwrap();
+        rig.created("r1");
+        rig.now += Duration::from_millis(420);
+        rig.audio("a", "AAAA");
+        rig.audio("b", "AAAA");
+        assert_eq!(
+            rig.stats.last_response_latency_ms.load(Ordering::Relaxed),
+            420
+        );
+        rig.done("r1");
+        assert_eq!(rig.player.ended, ["a", "b"]);
+        let done: Vec<Value> = rig
+            .events()
+            .into_iter()
+            .filter(|e| e["type"] == "response_done")
+            .collect();
+        assert_eq!(done[0]["status"], "completed");
+    }
+
+    #[test]
+    fn transcripts_become_host_events() {
+        let mut rig = Rig::new();
+        rig.server(json!({"type": "conversation.item.input_audio_transcription.completed", "item_id": "u1", "content_index": 0, "transcript": "hi there"}))
+            .unwrap();
+        rig.server(json!({"type": "response.output_audio_transcript.delta", "response_id": "r1", "item_id": "a1", "output_index": 0, "content_index": 0, "delta": "Hel"}))
+            .unwrap();
+        let ev = rig.events();
+        assert_eq!(ev[0]["type"], "user_transcript");
+        assert_eq!(ev[0]["text"], "hi there");
+        assert_eq!(ev[0]["final"], true);
+        assert_eq!(ev[1]["type"], "assistant_transcript");
+        assert_eq!(ev[1]["delta"], "Hel");
+    }
+
+    #[test]
+    fn server_events_are_forwarded_only_when_asked_and_never_audio() {
+        let mut rig = Rig::with(
+            Settings {
+                forward_server_events: true,
+                ..settings()
+            },
+            false,
+        );
+        rig.created("r1");
+        rig.audio("a", "AAAA");
+        let fwd: Vec<Value> = rig
+            .events()
+            .into_iter()
+            .filter(|e| e["type"] == "server_event")
+            .collect();
+        assert_eq!(fwd.len(), 1);
+        assert_eq!(fwd[0]["event"]["type"], "response.created");
+        let mut quiet = Rig::new();
+        quiet.created("r1");
+        assert!(quiet.events().iter().all(|e| e["type"] != "server_event"));
+    }
+
+    #[test]
+    fn beta_session_updates_carry_no_type_and_ga_ones_do() {
+        let mut ga = Rig::new();
+        ga.host(Command::UpdateSession(json!({"instructions": "x"})))
+            .unwrap();
+        assert_eq!(ga.sent()[0]["session"]["type"], "realtime");
+        let mut beta = Rig::with(
+            Settings {
+                flavor: ProtocolFlavor::Beta,
+                ..settings()
+            },
+            false,
+        );
+        beta.host(Command::UpdateSession(json!({"instructions": "x"})))
+            .unwrap();
+        assert!(beta.sent()[0]["session"].get("type").is_none());
+    }
+}
