@@ -1,68 +1,51 @@
-// A tiny test runner for Mono (no NUnit): runs every public static method marked [Test] in
-// this assembly, prints one line per test and "N passed, N failed" last; exit code 1 on failure.
-// Usage: mono RealtimeVoice.Tests.exe [name-filter]
+// Helpers shared by the NUnit tests: the local Realtime servers the runner started, and
+// polling until a condition holds. The same files run under Debian's NUnit (Mono, against the
+// UnityEngine stub: Tests/run-mono-tests.sh) and in Unity's Test Runner (NUnit 3).
 #if RV_MONO_TESTS
 using System;
-using System.Collections.Generic;
 using System.Diagnostics;
-using System.Linq;
-using System.Reflection;
+using NUnit.Framework;
 
 namespace RealtimeVoice.Tests
 {
-    [AttributeUsage(AttributeTargets.Method)]
-    public sealed class TestAttribute : Attribute
+    public static class TestSupport
     {
-        /// <summary>Needs the local Realtime server (RV_TEST_SERVER_URL); skipped (and counted) without it.</summary>
-        public bool Live { get; set; }
+        /// <summary>The local server's ws:// URL (RV_TEST_SERVER_URL), or null.</summary>
+        public static string ServerUrl { get { return Environment.GetEnvironmentVariable("RV_TEST_SERVER_URL"); } }
 
-        /// <summary>Lower runs first (live tests share one scripted server: the first response is the tool call).</summary>
-        public int Order { get; set; }
+        /// <summary>A server no other test talks to (RV_TEST_TOOL_SERVER_URL), else <see cref="ServerUrl"/>.</summary>
+        public static string ToolServerUrl
+        {
+            get
+            {
+                var url = Environment.GetEnvironmentVariable("RV_TEST_TOOL_SERVER_URL");
+                return string.IsNullOrEmpty(url) ? ServerUrl : url;
+            }
+        }
+
+        /// <summary>
+        /// Live tests call this first: without a server they are ignored, unless the runner said a
+        /// server is required (RV_REQUIRE_SERVER=1, as in CI), where a missing server fails them.
+        /// </summary>
+        public static void RequireServer()
+        {
+            if (!string.IsNullOrEmpty(ServerUrl)) return;
+            if (Environment.GetEnvironmentVariable("RV_REQUIRE_SERVER") == "1")
+                Assert.Fail("RV_TEST_SERVER_URL not set but RV_REQUIRE_SERVER=1");
+            Assert.Ignore("RV_TEST_SERVER_URL not set");
+        }
     }
 
-    public sealed class AssertionException : Exception
+    public static class Wait
     {
-        public AssertionException(string message) : base(message) { }
-    }
-
-    public static class Assert
-    {
-        public static void True(bool condition, string message)
-        {
-            if (!condition) throw new AssertionException(message);
-        }
-
-        public static void Equal<T>(T expected, T actual, string what)
-        {
-            if (!EqualityComparer<T>.Default.Equals(expected, actual))
-                throw new AssertionException(what + ": expected <" + expected + "> but got <" + actual + ">");
-        }
-
-        public static TException Throws<TException>(Action action, string what) where TException : Exception
-        {
-            try
-            {
-                action();
-            }
-            catch (TException e)
-            {
-                return e;
-            }
-            catch (Exception e)
-            {
-                throw new AssertionException(what + ": expected " + typeof(TException).Name + " but got " + e.GetType().Name + ": " + e.Message);
-            }
-            throw new AssertionException(what + ": expected " + typeof(TException).Name + " but nothing was thrown");
-        }
-
         /// <summary>Calls <paramref name="step"/> (e.g. session.Poll) until <paramref name="done"/> or the timeout.</summary>
-        public static void Eventually(Func<bool> done, Action step, int timeoutMs, string what)
+        public static void Until(Func<bool> done, Action step, int timeoutMs, string what)
         {
-            Eventually(done, step, timeoutMs, () => what);
+            Until(done, step, timeoutMs, () => what);
         }
 
         /// <summary>As above; <paramref name="what"/> is evaluated on failure (to report what was seen).</summary>
-        public static void Eventually(Func<bool> done, Action step, int timeoutMs, Func<string> what)
+        public static void Until(Func<bool> done, Action step, int timeoutMs, Func<string> what)
         {
             var sw = Stopwatch.StartNew();
             while (sw.ElapsedMilliseconds < timeoutMs)
@@ -72,56 +55,7 @@ namespace RealtimeVoice.Tests
                 System.Threading.Thread.Sleep(10);
             }
             if (done()) return;
-            throw new AssertionException(what() + ": not reached within " + timeoutMs + " ms");
-        }
-    }
-
-    public static class TestRunner
-    {
-        public static string ServerUrl { get { return Environment.GetEnvironmentVariable("RV_TEST_SERVER_URL"); } }
-
-        public static int Main(string[] args)
-        {
-            string filter = args.Length > 0 ? args[0] : null;
-            var tests = typeof(TestRunner).Assembly.GetTypes()
-                .SelectMany(t => t.GetMethods(BindingFlags.Public | BindingFlags.Static))
-                .Where(m => m.GetCustomAttributes(typeof(TestAttribute), false).Length > 0)
-                .Where(m => filter == null || (m.DeclaringType.Name + "." + m.Name).Contains(filter))
-                .OrderBy(m => ((TestAttribute)m.GetCustomAttributes(typeof(TestAttribute), false)[0]).Order)
-                .ThenBy(m => m.DeclaringType.Name).ThenBy(m => m.Name)
-                .ToList();
-            int passed = 0, failed = 0, skipped = 0;
-            bool haveServer = !string.IsNullOrEmpty(ServerUrl);
-            foreach (var test in tests)
-            {
-                string name = test.DeclaringType.Name + "." + test.Name;
-                var attr = (TestAttribute)test.GetCustomAttributes(typeof(TestAttribute), false)[0];
-                if (attr.Live && !haveServer)
-                {
-                    skipped++;
-                    Console.WriteLine("SKIP " + name + " (RV_TEST_SERVER_URL not set)");
-                    continue;
-                }
-                var sw = Stopwatch.StartNew();
-                try
-                {
-                    test.Invoke(null, null);
-                    passed++;
-                    Console.WriteLine("PASS " + name + " (" + sw.ElapsedMilliseconds + " ms)");
-                }
-                catch (TargetInvocationException e)
-                {
-                    failed++;
-                    var inner = e.InnerException ?? e;
-                    Console.WriteLine("FAIL " + name + ": " + inner.GetType().Name + ": " + inner.Message);
-                    if (!(inner is AssertionException)) Console.WriteLine(inner.StackTrace);
-                }
-            }
-            if (skipped > 0) Console.WriteLine(skipped + " skipped");
-            // Skipped live tests count as failures when the runner was told a server is required.
-            if (skipped > 0 && Environment.GetEnvironmentVariable("RV_REQUIRE_SERVER") == "1") failed += skipped;
-            Console.WriteLine(passed + " passed, " + failed + " failed");
-            return failed == 0 && tests.Count > 0 ? 0 : 1;
+            Assert.Fail(what() + ": not reached within " + timeoutMs + " ms");
         }
     }
 }
