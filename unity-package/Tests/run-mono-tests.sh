@@ -76,7 +76,13 @@ cp "$NUNIT_FRAMEWORK" "$OUT/"
 # shellcheck disable=SC2086
 "${MCS[@]}" -target:library -define:RV_MONO_TESTS -r:"$OUT/UnityEngine.dll" -r:"$OUT/UnityEditor.dll" \
   -r:"$OUT/RealtimeVoice.Runtime.dll" -r:"$OUT/RealtimeVoice.Samples.dll" -r:"$OUT/RealtimeVoice.Editor.dll" \
-  -r:"$OUT/nunit.framework.dll" -out:"$OUT/RealtimeVoice.Tests.dll" $(find "$HERE/Mono" -name '*.cs' | sort)
+  -r:"$OUT/nunit.framework.dll" -out:"$OUT/RealtimeVoice.Tests.dll" $(find "$HERE/Core" "$HERE/Mono" -name '*.cs' | sort)
+# Tests/Core is also a Unity test assembly (UNITY_INCLUDE_TESTS): it must compile without the
+# Mono-only fixtures and the stub's test hooks.
+mkdir -p "$OUT/unity-tests"
+# shellcheck disable=SC2086
+"${MCS[@]}" -target:library -define:UNITY_INCLUDE_TESTS -r:"$OUT/UnityEngine.dll" -r:"$OUT/RealtimeVoice.Runtime.dll" \
+  -r:"$OUT/nunit.framework.dll" -out:"$OUT/unity-tests/RealtimeVoice.Tests.dll" $(find "$HERE/Core" -name '*.cs' | sort)
 
 # 3. Package checks (metas, GUIDs, builder output).
 python3 "$ROOT/tools/check_unity_package.py" "$PKG"

@@ -1,4 +1,4 @@
-#if RV_MONO_TESTS
+#if RV_MONO_TESTS || UNITY_INCLUDE_TESTS
 using System;
 using System.Collections.Generic;
 using System.Globalization;

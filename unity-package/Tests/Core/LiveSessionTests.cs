@@ -4,7 +4,7 @@
 // RV_TEST_SERVER_URL: the server's ws:// URL. RV_TEST_TOOL_SERVER_URL: a server of its own for
 // ConversationEndToEnd; with RV_TEST_SCRIPTED_TOOL=1 its first response is the scripted
 // move_cube call {"dx":1,"dy":0,"dz":0}.
-#if RV_MONO_TESTS
+#if RV_MONO_TESTS || UNITY_INCLUDE_TESTS
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;

@@ -1,7 +1,7 @@
 // Poll's dispatch logic fed with event and tool-call JSON directly (an offline native session
 // stands behind it, so submitting a result for an unknown call id fails natively, as it would
 // for a call from a dropped connection).
-#if RV_MONO_TESTS
+#if RV_MONO_TESTS || UNITY_INCLUDE_TESTS
 using System;
 using System.Collections.Generic;
 using NUnit.Framework;

@@ -1,7 +1,7 @@
 // Helpers shared by the NUnit tests: the local Realtime servers the runner started, and
 // polling until a condition holds. The same files run under Debian's NUnit (Mono, against the
 // UnityEngine stub: Tests/run-mono-tests.sh) and in Unity's Test Runner (NUnit 3).
-#if RV_MONO_TESTS
+#if RV_MONO_TESTS || UNITY_INCLUDE_TESTS
 using System;
 using System.Diagnostics;
 using NUnit.Framework;

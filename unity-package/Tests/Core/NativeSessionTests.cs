@@ -1,5 +1,5 @@
 // RealtimeSession through P/Invoke against the real native library, without a server.
-#if RV_MONO_TESTS
+#if RV_MONO_TESTS || UNITY_INCLUDE_TESTS
 using System;
 using System.Collections.Generic;
 using System.Runtime.InteropServices;

@@ -2,7 +2,7 @@
 // doc, in order), the RvState values (RealtimeState) and the status codes (RvStatus), diffed
 // against include/realtime_voice.h as it is now. Generic: a field appended to the header fails
 // here until the C# struct and RealtimeStats have it too, with the same doc.
-#if RV_MONO_TESTS
+#if RV_MONO_TESTS || UNITY_INCLUDE_TESTS
 using System;
 using System.Collections.Generic;
 using System.IO;
