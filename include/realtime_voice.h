@@ -223,8 +223,10 @@ int32_t rv_session_connect(RvSession s);
 int32_t rv_session_close(RvSession s);
 
 /**
- * Closes if needed, joins the worker (bounded, under 2 s) and frees the session. The
- * handle is invalid afterwards, also for calls racing on other threads.
+ * Closes if needed and returns at once (it never waits for the network): the handle is
+ * invalid afterwards, also for calls racing on other threads. The worker finishes
+ * closing on its own thread (a graceful close frame when connected; a dial in progress
+ * is abandoned) and the session is freed on a background thread, never the audio thread.
  *
  * # Safety
  * Any handle value is safe.

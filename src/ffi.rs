@@ -288,8 +288,10 @@ pub extern "C" fn rv_session_close(s: RvSession) -> i32 {
     })
 }
 
-/// Closes if needed, joins the worker (bounded, under 2 s) and frees the session. The
-/// handle is invalid afterwards, also for calls racing on other threads.
+/// Closes if needed and returns at once (it never waits for the network): the handle is
+/// invalid afterwards, also for calls racing on other threads. The worker finishes
+/// closing on its own thread (a graceful close frame when connected; a dial in progress
+/// is abandoned) and the session is freed on a background thread, never the audio thread.
 ///
 /// # Safety
 /// Any handle value is safe.
@@ -303,14 +305,10 @@ pub extern "C" fn rv_session_destroy(s: RvSession) -> i32 {
             RV_ERR_INVALID_HANDLE,
             "unknown or already destroyed session handle".into(),
         ))?;
+        // Signal only: the worker finishes closing on its own thread, and the reaper frees
+        // the session once no audio or mic callback holds it (never on the audio thread).
         session.shutdown();
-        // An audio or mic thread may still hold a clone for the length of one call: wait
-        // for it briefly so the free happens here, never on the audio thread.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(100);
-        while Arc::strong_count(&session) > 1 && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_micros(200));
-        }
-        drop(session);
+        crate::session::reaper::release(session);
         Ok(RV_OK)
     })
 }

@@ -4,6 +4,7 @@
 //! producer.
 
 pub mod events;
+pub mod reaper;
 pub mod registry;
 pub mod tools;
 pub mod worker;
@@ -20,10 +21,9 @@ use events::{JsonQueue, SessionState};
 use parking_lot::Mutex;
 use serde_json::Value;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 use tools::ToolTracker;
 
 /// Capacity of the command queue from the host to the worker: about 20 s of 20 ms mic
@@ -36,8 +36,38 @@ const TOOL_QUEUE_CAPACITY: usize = 1024;
 const REFERENCE_TAP_MS: u32 = 1000;
 /// Far end at most held for a mic that lags the device (see `FarEndAligner`).
 const FAR_END_MAX_LAG_MS: u32 = 500;
-/// `rv_session_destroy` waits this long for the worker to finish.
-pub const DESTROY_JOIN_TIMEOUT: Duration = Duration::from_millis(1800);
+/// Worker threads alive at most in the process (connected sessions plus destroyed ones
+/// still closing): a script that creates and destroys sessions in a loop against a server
+/// that never answers cannot pile threads up without bound.
+pub const MAX_LIVE_WORKERS: usize = 256;
+
+/// Worker threads alive now.
+static LIVE_WORKERS: AtomicUsize = AtomicUsize::new(0);
+
+/// Worker threads alive now (connected sessions plus destroyed ones still closing).
+pub fn live_workers() -> usize {
+    LIVE_WORKERS.load(Ordering::Acquire)
+}
+
+/// Counts a worker thread while it lives.
+struct WorkerSlot;
+
+impl WorkerSlot {
+    fn take() -> Option<WorkerSlot> {
+        LIVE_WORKERS
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_LIVE_WORKERS).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| WorkerSlot)
+    }
+}
+
+impl Drop for WorkerSlot {
+    fn drop(&mut self) {
+        LIVE_WORKERS.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 /// Why a session call failed; the FFI maps each to a status code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,7 +219,8 @@ pub struct Session {
     producer: Mutex<Option<PlaybackProducer>>,
     cmd_tx: Sender<Command>,
     cmd_rx: Receiver<Command>,
-    worker: Mutex<Option<(JoinHandle<()>, Receiver<()>)>>,
+    /// The worker thread, once connected; detached (never joined) when the session goes.
+    worker: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Session {
@@ -254,11 +285,15 @@ impl Session {
         if self.shared.closing.load(Ordering::Acquire) {
             return Err(SessionError::InvalidState("the session is closed".into()));
         }
+        let slot = WorkerSlot::take().ok_or_else(|| {
+            SessionError::InvalidState(format!(
+                "too many sessions are connected or still closing ({MAX_LIVE_WORKERS}); destroy some first"
+            ))
+        })?;
         let producer =
             self.producer.lock().take().ok_or_else(|| {
                 SessionError::InvalidState("playback producer already taken".into())
             })?;
-        let (done_tx, done_rx) = bounded::<()>(1);
         let shared = Arc::clone(&self.shared);
         let config = self.config.clone();
         let cmd_rx = self.cmd_rx.clone();
@@ -266,7 +301,7 @@ impl Session {
         let handle = std::thread::Builder::new()
             .name("realtime-voice-worker".into())
             .spawn(move || {
-                let _done = done_tx; // dropped when the worker ends, whatever way
+                let _slot = slot; // released when the worker ends, whatever way
                 let shared_for_panic = Arc::clone(&shared);
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
                     worker::run(shared, config, producer, cmd_rx)
@@ -283,7 +318,7 @@ impl Session {
             .map_err(|e| {
                 SessionError::InvalidState(format!("could not start the worker thread: {e}"))
             })?;
-        *worker = Some((handle, done_rx));
+        *worker = Some(handle);
         Ok(())
     }
 
@@ -298,18 +333,13 @@ impl Session {
         }
     }
 
-    /// Closes and joins the worker, waiting at most [`DESTROY_JOIN_TIMEOUT`]; a worker
-    /// stuck in a blocking connect is left to finish by itself (it holds only shared state).
+    /// Closes without waiting: the worker (mid-dial, mid-backoff or connected) sees the
+    /// signal, finishes closing and ends on its own thread, freeing what it owns. It holds
+    /// only the shared state, never the session, so nothing here waits for it.
     pub fn shutdown(&self) {
         self.close();
-        if let Some((handle, done)) = self.worker.lock().take() {
-            let deadline = Instant::now() + DESTROY_JOIN_TIMEOUT;
-            // The worker drops `done`'s sender when it ends.
-            let _ = done.recv_deadline(deadline);
-            if handle.is_finished() {
-                let _ = handle.join();
-            }
-        }
+        // Dropping the handle detaches the thread.
+        drop(self.worker.lock().take());
     }
 
     /// Current state.

@@ -197,6 +197,10 @@ impl Worker {
                         .set_state(SessionState::Failed, None, Some(&message));
                     return;
                 }
+                Err(OpenError::Retry(_)) if self.closing() => {
+                    self.shared.set_state(SessionState::Closed, None, None);
+                    return;
+                }
                 Err(OpenError::Retry(message)) => {
                     self.shared.error("connect_failed", &message, false);
                     message
@@ -272,6 +276,9 @@ impl Worker {
         let mut last_err = None;
         let mut tcp = None;
         for addr in addrs {
+            if self.closing() {
+                return Err(OpenError::Retry("closed while dialling".into()));
+            }
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
                 break;
@@ -294,6 +301,9 @@ impl Worker {
                     .unwrap_or_else(|| "timed out".into())
             ))
         })?;
+        if self.closing() {
+            return Err(OpenError::Retry("closed while dialling".into()));
+        }
         let remaining = deadline
             .saturating_duration_since(Instant::now())
             .max(Duration::from_millis(50));
