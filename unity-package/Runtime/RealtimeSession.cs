@@ -45,17 +45,15 @@ namespace RealtimeVoice
         public static int DestroyAll()
         {
             ulong[] handles = SessionHandle.TakeAllLive();
-            // Released ones first (queued for the closer thread), then the ones nobody released.
-            // A handle destroyed here and released later is harmless: handles are never reused.
-            NativeCloser.Drain();
-            foreach (var h in handles) NativeMethods.rv_session_destroy(h);
+            // Their later release destroys a dead handle: harmless, handles are never reused.
+            foreach (var h in handles) SessionHandle.DestroyNative(h);
             return handles.Length;
         }
 
-        /// <summary>Sessions this process created and has not destroyed yet (released ones still closing included).</summary>
+        /// <summary>Sessions this process created and has not destroyed yet.</summary>
         public static int LiveCount
         {
-            get { return SessionHandle.LiveCount + NativeCloser.Pending; }
+            get { return SessionHandle.LiveCount; }
         }
 
         /// <summary>The native handle (0 once disposed).</summary>
@@ -185,7 +183,7 @@ namespace RealtimeVoice
 
         /// <summary>
         /// Destroys the native session. Idempotent, and returns at once: the native close (which
-        /// may wait for a server that does not answer) finishes on a background thread. A session
+        /// may wait for a server that does not answer) finishes on the library's own thread. A session
         /// nobody disposes is destroyed the same way by the handle's finalizer.
         /// </summary>
         public void Dispose()

@@ -1,8 +1,7 @@
 // The native session handle as a SafeHandle: released exactly once, by Dispose or by the
-// runtime's critical finalizer, and never on the caller's thread. rv_session_destroy joins the
-// session's worker (up to ~2 s while it is mid-reconnect or the server does not answer), which
-// a Unity script must never wait for: the release hands the handle to one background closer
-// thread and returns at once.
+// runtime's critical finalizer. rv_session_destroy returns at once (the native worker finishes
+// closing on its own thread), so a release never blocks a Unity thread; TeardownTests measures it
+// while the server does not answer.
 using System;
 using System.Collections.Generic;
 using System.Runtime.InteropServices;
@@ -61,7 +60,7 @@ namespace RealtimeVoice.Native
         /// <inheritdoc />
         public override bool IsInvalid { get { return Value == 0; } }
 
-        /// <summary>Runs on Dispose or on the finalizer thread: queues the native destroy, never waits.</summary>
+        /// <summary>Runs on Dispose or on the finalizer thread: destroys the native session (returns at once).</summary>
         protected override bool ReleaseHandle()
         {
             long start = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -69,93 +68,14 @@ namespace RealtimeVoice.Native
             if (h == 0) return true;
             bool live;
             lock (s_liveLock) live = s_live.Remove(h);
-            if (live) NativeCloser.Destroy(h);
+            if (live) DestroyNative(h);
             Interlocked.Exchange(ref s_lastReleaseTicks, System.Diagnostics.Stopwatch.GetTimestamp() - start);
             Interlocked.Increment(ref s_releases);
             return true;
         }
-    }
 
-    /// <summary>
-    /// Destroys native sessions on background threads (a few, so one slow close does not hold
-    /// up the next), in the order they were released. <see cref="Drain"/> destroys what is still
-    /// queued on the calling thread (before a domain reload, when no managed thread can be
-    /// trusted to finish).
-    /// </summary>
-    internal static class NativeCloser
-    {
-        private const int MaxWorkers = 4;
-        private static readonly object s_lock = new object();
-        private static readonly Queue<ulong> s_pending = new Queue<ulong>();
-        private static int s_workers;
-        private static int s_idle;
-        private static int s_inFlight;
-
-        /// <summary>Sessions released but not destroyed yet.</summary>
-        public static int Pending { get { lock (s_lock) return s_pending.Count + s_inFlight; } }
-
-        /// <summary>Queues <paramref name="handle"/> for rv_session_destroy; returns at once.</summary>
-        public static void Destroy(ulong handle)
-        {
-            lock (s_lock)
-            {
-                s_pending.Enqueue(handle);
-                if (s_idle == 0 && s_workers < MaxWorkers)
-                {
-                    s_workers++;
-                    new Thread(Run) { IsBackground = true, Name = "RealtimeVoice closer" }.Start();
-                }
-                Monitor.Pulse(s_lock);
-            }
-        }
-
-        /// <summary>Destroys every queued session on this thread (blocking); returns how many.</summary>
-        public static int Drain()
-        {
-            int n = 0;
-            ulong h;
-            while (TryTake(out h, false))
-            {
-                DestroyNow(h);
-                lock (s_lock) s_inFlight--;
-                n++;
-            }
-            return n;
-        }
-
-        private static bool TryTake(out ulong handle, bool wait)
-        {
-            lock (s_lock)
-            {
-                while (wait && s_pending.Count == 0)
-                {
-                    s_idle++;
-                    Monitor.Wait(s_lock);
-                    s_idle--;
-                }
-                if (s_pending.Count == 0)
-                {
-                    handle = 0;
-                    return false;
-                }
-                handle = s_pending.Dequeue();
-                s_inFlight++;
-                return true;
-            }
-        }
-
-        private static void Run()
-        {
-            while (true)
-            {
-                ulong h;
-                TryTake(out h, true);
-                DestroyNow(h);
-                lock (s_lock) s_inFlight--;
-            }
-        }
-
-        private static void DestroyNow(ulong h)
+        /// <summary>rv_session_destroy, tolerating a library already gone (process teardown).</summary>
+        internal static void DestroyNative(ulong h)
         {
             try
             {
@@ -163,7 +83,7 @@ namespace RealtimeVoice.Native
             }
             catch (DllNotFoundException)
             {
-                // The library went away first (process teardown): nothing left to free.
+                // The library went away first: nothing left to free.
             }
             catch (EntryPointNotFoundException)
             {
