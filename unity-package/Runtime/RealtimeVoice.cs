@@ -429,6 +429,11 @@ namespace RealtimeVoice
                 session.Dispose();
                 throw;
             }
+            if (generation != _connectGeneration || !_alive)
+            {
+                session.Dispose(); // a SessionCreated handler disabled the component or connected again
+                return;
+            }
             _session = session;
             EnsureOutput();
             _output.Session = session;

@@ -302,6 +302,25 @@ namespace RealtimeVoice.Tests
         }
 
         [Test]
+        public static void AHandlerThatDisablesTheComponentMidConnectLeavesNoSession()
+        {
+            var go = new GameObject("voice");
+            var v = Voice(go);
+            int before = Native.SessionHandle.LiveCount;
+            try
+            {
+                v.SessionCreated += s => v.enabled = false;
+                v.Connect();
+                Assert.IsNull(v.Session, "no session kept");
+                Assert.AreEqual(before, Native.SessionHandle.LiveCount, "the half-made session was destroyed");
+            }
+            finally
+            {
+                UnityEngine.Object.Destroy(go);
+            }
+        }
+
+        [Test]
         public static void SessionEventsReachTheUnityEvents()
         {
             var go = new GameObject("voice");
