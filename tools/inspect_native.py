@@ -45,7 +45,8 @@ PE_MACHINES = {"x86_64": 0x8664, "arm64": 0xAA64, "x86": 0x14C}
 
 def header_functions(header_path):
     """The rv_* function names declared in the C header, in order."""
-    text = open(header_path, encoding="utf-8").read()
+    with open(header_path, encoding="utf-8") as f:
+        text = f.read()
     return re.findall(r"^[A-Za-z_][\w \t\*]*?\b(rv_\w+)\s*\(", text, re.M)
 
 

@@ -6,6 +6,7 @@ from the Mono installation.
 """
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -122,6 +123,82 @@ class BuiltPluginTests(unittest.TestCase):
         self.assertEqual(report["failures"], [])
         self.assertFalse(any("ssl" in n or "crypto" in n for n in report["needed"]), report["needed"])
         self.assertIsNotNone(report["glibc_floor"])
+
+
+def make_pe(machine, imports, exports):
+    """A minimal PE32+ DLL: one section holding an import table of `imports` and an export
+    table naming `exports` (enough for the loader-facing tables the inspector reads)."""
+    sect_rva, sect_off = 0x1000, 0x200
+    # Section layout: import descriptors at 0, export directory at 1024, export name RVAs at
+    # 2048, strings from 4096.
+    strings = bytearray()
+
+    def add_string(text):
+        off = 4096 + len(strings)
+        strings.extend(text.encode() + b"\0")
+        return sect_rva + off
+
+    descriptors = bytearray()
+    for dll in imports:
+        descriptors += struct.pack("<IIIII", 0, 0, 0, add_string(dll), 0)
+    descriptors += b"\0" * 20
+    names = [add_string(n) for n in exports]
+    names_off = 2048
+    export_off = 1024
+    data = bytearray(b"\0" * 4096)
+    data[0:len(descriptors)] = descriptors
+    data[export_off:export_off + 40] = struct.pack("<IIHHIIIIIII", 0, 0, 0, 0, 0, 1, len(exports), len(exports),
+                                                   0, sect_rva + names_off, 0)
+    for i, rva in enumerate(names):
+        data[names_off + 4 * i:names_off + 4 * i + 4] = struct.pack("<I", rva)
+    section = bytes(data) + bytes(strings)
+    size = (len(section) + 0x1FF) & ~0x1FF
+    section = section.ljust(size, b"\0")
+
+    dos = bytearray(b"\0" * 64)
+    dos[0:2] = b"MZ"
+    dos[0x3C:0x40] = struct.pack("<I", 64)
+    coff = struct.pack("<HHIIIHH", machine, 1, 0, 0, 0, 240, 0x2022)
+    opt = bytearray(b"\0" * 240)
+    opt[0:2] = struct.pack("<H", 0x20B)
+    opt[108:112] = struct.pack("<I", 16)
+    opt[112:120] = struct.pack("<II", sect_rva + export_off, 40)            # export directory
+    opt[120:128] = struct.pack("<II", sect_rva, len(descriptors))           # import directory
+    header = bytes(dos) + b"PE\0\0" + coff + bytes(opt)
+    sec = struct.pack("<8sIIIIIIHHI", b".rdata", len(section), sect_rva, size, sect_off, 0, 0, 0, 0, 0x40000040)
+    head = (header + sec).ljust(sect_off, b"\0")
+    return head + section
+
+
+class SyntheticPeTests(unittest.TestCase):
+    """The Windows checks on DLL images built here: static CRT passes, a dynamic CRT fails."""
+
+    def inspect(self, data, *extra):
+        fd, path = tempfile.mkstemp(suffix=".dll")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        try:
+            return run("windows", path, *extra)
+        finally:
+            os.remove(path)
+
+    def test_static_crt_dll_passes(self):
+        report = self.inspect(make_pe(0x8664, ["KERNEL32.dll", "bcrypt.dll"], FUNCTIONS), "--arch", "x86_64")
+        self.assertEqual(report["failures"], [])
+        self.assertEqual(report["imports"], ["KERNEL32.dll", "bcrypt.dll"])
+        self.assertEqual(self.inspect(make_pe(0xAA64, ["KERNEL32.dll"], FUNCTIONS), "--arch", "arm64")["failures"], [])
+
+    def test_dynamic_crt_dll_fails(self):
+        dlls = ["KERNEL32.dll", "VCRUNTIME140.dll", "api-ms-win-crt-runtime-l1-1-0.dll"]
+        report = self.inspect(make_pe(0x8664, dlls, FUNCTIONS))
+        self.assertEqual(len(report["failures"]), 1, report)
+        self.assertIn("VCRUNTIME140.dll, api-ms-win-crt-runtime-l1-1-0.dll", report["failures"][0])
+        self.assertIn("+crt-static", report["failures"][0])
+
+    def test_missing_export_and_wrong_machine_fail(self):
+        report = self.inspect(make_pe(0xAA64, ["KERNEL32.dll"], FUNCTIONS[:-1]), "--arch", "x86_64")
+        self.assertTrue(any("not exported: " + FUNCTIONS[-1] in f for f in report["failures"]), report)
+        self.assertTrue(any("machine 0xaa64 is not x86_64" in f for f in report["failures"]), report)
 
 
 @unittest.skipUnless(os.path.exists("/usr/lib/mono/4.5/mscorlib.dll"), "needs Mono (a PE file to read)")
