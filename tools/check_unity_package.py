@@ -71,6 +71,32 @@ def check_package_dir(pkg_dir):
     for rel in unity_meta.PLUGINS:
         if not os.path.isfile(os.path.join(pkg_dir, rel + ".meta")):
             problems.append("%s.meta: native plugin meta missing" % rel)
+    for rel in sorted(assets):
+        if rel.endswith(".prefab"):
+            problems.extend(check_prefab(os.path.join(pkg_dir, rel), rel, guids))
+    return problems
+
+
+PREFAB_OBJECT = re.compile(r"^--- !u!\d+ &(\d+)", re.MULTILINE)
+PREFAB_REF = re.compile(r"\{fileID: (-?\d+)(?:, guid: ([0-9a-f]{32}), type: \d+)?\}")
+
+
+def check_prefab(path, rel, guids):
+    """A prefab's local references point at its own objects, and its script GUIDs at package assets."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    problems = []
+    if not text.startswith("%YAML 1.1\n%TAG !u! tag:unity3d.com,2011:\n"):
+        problems.append("%s: not a Unity YAML file" % rel)
+    objects = set(PREFAB_OBJECT.findall(text))
+    if not objects:
+        problems.append("%s: no objects" % rel)
+    for file_id, guid in PREFAB_REF.findall(text):
+        if guid:
+            if guid not in guids:
+                problems.append("%s: references guid %s, not an asset of the package" % (rel, guid))
+        elif file_id != "0" and file_id not in objects:
+            problems.append("%s: references fileID %s, not an object of the prefab" % (rel, file_id))
     return problems
 
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine, and nothing twice:
 #   - python: the official OpenAI SDK, pinned (tools/requirements.txt), for event conformance;
-#   - Debian: Mono (C# tests of the Unity scripts), valgrind (the C client under valgrind),
-#     a C compiler and OpenSSL headers (native-tls);
 #   - the echo-cancellation benchmark: espeak-ng, sox, libspeexdsp1 (Debian) and its pinned
-#     Python packages (tools/aec_bench/requirements.txt).
+#     Python packages (tools/aec_bench/requirements.txt);
+#   - Debian: Mono and NUnit (C# tests of the Unity scripts), valgrind (the C client under
+#     valgrind), a C compiler, perl and make (OpenSSL is built from source and linked in on
+#     Linux), OpenSSL headers (tools/test_inspect_native.py links a library against them to
+#     check the inspector catches it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +22,10 @@ command -v valgrind >/dev/null || missing+=(valgrind)
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 command -v sox >/dev/null || missing+=(sox)
 ls /usr/lib/*/libspeexdsp.so.1 >/dev/null 2>&1 || missing+=(libspeexdsp1)
+command -v perl >/dev/null || missing+=(perl)
+command -v make >/dev/null || missing+=(make)
+command -v nunit-console >/dev/null || missing+=(nunit-console)
+[ -f /usr/lib/cli/nunit.framework-2.6.3/nunit.framework.dll ] || missing+=(libnunit-cil-dev)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "install-deps: apt-get install ${missing[*]}"

@@ -10,6 +10,8 @@ bash tools/install-deps.sh
 # (`cargo test` alone builds neither where the tests look for them).
 cargo build --workspace --lib --bins --examples
 cargo test --workspace --all-targets --no-fail-fast
+# The Linux plugin as built: no dynamic OpenSSL, every rv_ function exported, its glibc floor.
+bash tools/check-native.sh
 if [ -f unity-package/Tests/run-mono-tests.sh ]; then
   bash unity-package/Tests/run-mono-tests.sh
 fi

@@ -6,6 +6,7 @@
 import gzip
 import io
 import os
+import re
 import shutil
 import sys
 import tarfile
@@ -121,6 +122,12 @@ class BuilderTests(unittest.TestCase):
         self.assertIn("OS: Windows", win)
         mac = by_path["Assets/RealtimeVoice/Runtime/Plugins/macOS/librealtime_voice.dylib"]["asset.meta"].decode()
         self.assertRegex(mac, r"Standalone: OSXUniversal\n    second:\n      enabled: 1")
+        x64 = by_path["Assets/RealtimeVoice/Runtime/Plugins/Android/x86_64/librealtime_voice.so"]["asset.meta"].decode()
+        self.assertIn("CPU: X86_64", x64)
+        win_arm = by_path["Assets/RealtimeVoice/Runtime/Plugins/Windows/ARM64/realtime_voice.dll"]["asset.meta"].decode()
+        self.assertRegex(win_arm, r"Standalone: Win64\n    second:\n      enabled: 1\n      settings:\n        CPU: ARM64")
+        sim = by_path["Assets/RealtimeVoice/Runtime/Plugins/iOS/Simulator/librealtime_voice.a"]["asset.meta"].decode()
+        self.assertRegex(sim, r"iPhone: iOS\n    second:\n      enabled: 1")
         linux = by_path["Assets/RealtimeVoice/Runtime/Plugins/Linux/x86_64/librealtime_voice.so"]["asset.meta"].decode()
         self.assertRegex(linux, r"Standalone: Linux64\n    second:\n      enabled: 1")
 
@@ -198,3 +205,40 @@ class CheckerCatchesBrokenPackages(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class PrefabCheck(unittest.TestCase):
+    """check_prefab on the committed prefab and on broken copies of it."""
+
+    PREFAB = os.path.join(ROOT, "unity-package", "Runtime", "Prefabs", "RealtimeVoice.prefab")
+
+    def guids(self):
+        pkg = os.path.join(ROOT, "unity-package")
+        out = {}
+        for root, _dirs, files in os.walk(pkg):
+            for f in files:
+                if f.endswith(".meta"):
+                    out[unity_meta.read_guid(os.path.join(root, f))] = f
+        return out
+
+    def check(self, text):
+        tmp = tempfile.mkdtemp()
+        try:
+            path = os.path.join(tmp, "p.prefab")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+            return check_unity_package.check_prefab(path, "p.prefab", self.guids())
+        finally:
+            shutil.rmtree(tmp)
+
+    def test_committed_prefab_is_sound(self):
+        with open(self.PREFAB, encoding="utf-8") as f:
+            self.assertEqual(self.check(f.read()), [])
+
+    def test_broken_references_are_reported(self):
+        with open(self.PREFAB, encoding="utf-8") as f:
+            good = f.read()
+        bad_guid = re.sub(r"guid: [0-9a-f]{32}", "guid: " + "0" * 32, good)
+        self.assertTrue(any("references guid" in p for p in self.check(bad_guid)))
+        bad_local = good.replace("m_GameObject: {fileID: 2471830926110264301}", "m_GameObject: {fileID: 12345}", 1)
+        self.assertTrue(any("references fileID 12345" in p for p in self.check(bad_local)))

@@ -20,13 +20,20 @@ GUID_RE = re.compile(r"^guid: ([0-9a-f]{32})\s*$", re.MULTILINE)
 PLUGINS = {
     "Runtime/Plugins/Windows/x86_64/realtime_voice.dll": {
         "editor": ("Windows", "x86_64"), "standalone": ("Win64", "x86_64")},
+    "Runtime/Plugins/Windows/ARM64/realtime_voice.dll": {
+        "editor": ("Windows", "ARM64"), "standalone": ("Win64", "ARM64")},
     "Runtime/Plugins/macOS/librealtime_voice.dylib": {
         "editor": ("OSX", "AnyCPU"), "standalone": ("OSXUniversal", "AnyCPU")},
     "Runtime/Plugins/Linux/x86_64/librealtime_voice.so": {
         "editor": ("Linux", "x86_64"), "standalone": ("Linux64", "x86_64")},
     "Runtime/Plugins/Android/arm64-v8a/librealtime_voice.so": {"android": "ARM64"},
     "Runtime/Plugins/Android/armeabi-v7a/librealtime_voice.so": {"android": "ARMv7"},
+    "Runtime/Plugins/Android/x86_64/librealtime_voice.so": {"android": "X86_64"},
+    # Device and simulator slices are both arm64, so they cannot share one fat archive: both
+    # import for iOS and the Editor's build hook (IosSdkPluginFilter.cs) keeps the one matching
+    # Player Settings > Target SDK out of the Xcode project.
     "Runtime/Plugins/iOS/librealtime_voice.a": {"ios": True},
+    "Runtime/Plugins/iOS/Simulator/librealtime_voice.a": {"ios": True},
 }
 
 # iOS links the static library into the player; the Rust TLS stack needs Security.framework.
@@ -173,6 +180,8 @@ def meta_text(rel_path, is_dir, guid=None):
     if ext == ".cs":
         return (head + "MonoImporter:\n  externalObjects: {}\n  serializedVersion: 2\n  defaultReferences: []\n"
                 "  executionOrder: 0\n  icon: {instanceID: 0}\n" + tail)
+    if ext == ".prefab":
+        return head + "PrefabImporter:\n  externalObjects: {}\n" + tail
     if ext == ".asmdef":
         return head + "AssemblyDefinitionImporter:\n  externalObjects: {}\n" + tail
     if ext in (".md", ".json", ".txt", ".xml", ".yml", ".yaml", ".csv", ".bytes", ".html"):

@@ -15,10 +15,7 @@ namespace RealtimeVoice
     /// <summary>One conversation with a Realtime server through the native plugin.</summary>
     public sealed class RealtimeSession : IDisposable
     {
-        private static readonly object s_liveLock = new object();
-        private static readonly HashSet<ulong> s_live = new HashSet<ulong>();
-
-        private long _handle; // ulong handle stored as long for Interlocked.Read (atomic on 32-bit ARM too)
+        private readonly SessionHandle _handle;
         private readonly ToolRegistry _tools = new ToolRegistry();
         private readonly List<object> _configTools = new List<object>(); // tools declared in the config JSON
         private int _sentToolsVersion;
@@ -34,15 +31,8 @@ namespace RealtimeVoice
             int rc = NativeMethods.rv_session_create(NativeMethods.Utf8(configJson), out handle);
             if (rc != RvStatus.Ok) throw new RealtimeException(rc, NativeMethods.LastError());
             if (handle == 0) throw new RealtimeException(RvStatus.Internal, "rv_session_create returned handle 0");
-            _handle = (long)handle;
-            lock (s_liveLock) s_live.Add(handle);
+            _handle = new SessionHandle(handle);
             RememberConfigTools(configJson);
-        }
-
-        /// <summary>Destroys a session its owner forgot to dispose.</summary>
-        ~RealtimeSession()
-        {
-            DestroyHandle();
         }
 
         /// <summary>The native library's version (rv_version).</summary>
@@ -54,19 +44,20 @@ namespace RealtimeVoice
         /// </summary>
         public static int DestroyAll()
         {
-            ulong[] handles;
-            lock (s_liveLock)
-            {
-                handles = new ulong[s_live.Count];
-                s_live.CopyTo(handles);
-                s_live.Clear();
-            }
-            foreach (var h in handles) NativeMethods.rv_session_destroy(h);
+            ulong[] handles = SessionHandle.TakeAllLive();
+            // Their later release destroys a dead handle: harmless, handles are never reused.
+            foreach (var h in handles) SessionHandle.DestroyNative(h);
             return handles.Length;
         }
 
+        /// <summary>Sessions this process created and has not destroyed yet.</summary>
+        public static int LiveCount
+        {
+            get { return SessionHandle.LiveCount; }
+        }
+
         /// <summary>The native handle (0 once disposed).</summary>
-        public ulong Handle { get { return (ulong)Interlocked.Read(ref _handle); } }
+        public ulong Handle { get { return _handle.Value; } }
 
         /// <summary>True once <see cref="Dispose"/> ran.</summary>
         public bool IsDisposed { get { return Handle == 0; } }
@@ -190,29 +181,14 @@ namespace RealtimeVoice
             if (rc != RvStatus.Ok && rc != RvStatus.InvalidHandle) throw new RealtimeException(rc, NativeMethods.LastError());
         }
 
-        /// <summary>Destroys the native session (joins its worker, bounded). Idempotent.</summary>
+        /// <summary>
+        /// Destroys the native session. Idempotent, and returns at once: the native close (which
+        /// may wait for a server that does not answer) finishes on the library's own thread. A session
+        /// nobody disposes is destroyed the same way by the handle's finalizer.
+        /// </summary>
         public void Dispose()
         {
-            DestroyHandle();
-            GC.SuppressFinalize(this);
-        }
-
-        private void DestroyHandle()
-        {
-            ulong h = (ulong)Interlocked.Exchange(ref _handle, 0);
-            if (h == 0) return;
-            lock (s_liveLock) s_live.Remove(h);
-            try
-            {
-                NativeMethods.rv_session_destroy(h);
-            }
-            catch (DllNotFoundException)
-            {
-                // The library went away first (process teardown): nothing left to free.
-            }
-            catch (EntryPointNotFoundException)
-            {
-            }
+            _handle.Dispose();
         }
 
         // ---- audio ----
@@ -306,11 +282,11 @@ namespace RealtimeVoice
         }
 
         /// <summary>The session's counters.</summary>
-        public RvStats GetStats()
+        public RealtimeStats GetStats()
         {
             RvStats stats;
             Check(NativeMethods.rv_get_stats(RequireHandle(), out stats));
-            return stats;
+            return new RealtimeStats(stats);
         }
 
         // ---- polling ----

@@ -6,32 +6,33 @@ using RealtimeVoice.Native;
 // The Mono test runner (Tests/run-mono-tests.sh) feeds recorded events and tool calls to the
 // dispatcher directly.
 [assembly: InternalsVisibleTo("RealtimeVoice.Tests")]
+[assembly: InternalsVisibleTo("RealtimeVoice.MonoTests")]
 
 namespace RealtimeVoice
 {
-    /// <summary>Session state; the values are the native RvState integers.</summary>
+    /// <summary>Session state: the header's RvState values and docs (a test diffs them).</summary>
     public enum RealtimeState
     {
         /// <summary>Created, not connected.</summary>
         Idle = 0,
-        /// <summary>Opening the WebSocket.</summary>
+        /// <summary>Dialling / handshaking.</summary>
         Connecting = 1,
-        /// <summary>Socket open, session not configured yet.</summary>
+        /// <summary>WebSocket open, session not configured yet.</summary>
         Connected = 2,
-        /// <summary>session.updated received: audio flows.</summary>
+        /// <summary>Configured, talking.</summary>
         Ready = 3,
-        /// <summary>Connection lost; retrying with backoff.</summary>
+        /// <summary>Connection lost, backing off.</summary>
         Reconnecting = 4,
-        /// <summary>Closed by the client (or destroyed).</summary>
+        /// <summary>Closed by the host.</summary>
         Closed = 5,
-        /// <summary>Gave up (auth error, retries exhausted).</summary>
+        /// <summary>Gave up (authentication failure, attempts exhausted).</summary>
         Failed = 6,
     }
 
     /// <summary>A native call failed: <see cref="Code"/> is the status, the message is rv_last_error's text.</summary>
     public class RealtimeException : Exception
     {
-        /// <summary>The native status code (see <see cref="RvStatus"/>).</summary>
+        /// <summary>The native status code (0 = RV_OK, 1 = RV_EMPTY, negative: an RV_ERR_* of the header); the message starts with its name.</summary>
         public int Code { get; }
 
         /// <summary>Creates the exception.</summary>

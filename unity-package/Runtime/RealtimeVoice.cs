@@ -1,9 +1,11 @@
-// The Unity component: microphone capture, playback in OnAudioFilterRead, polling on the main
-// thread, UnityEvents, and a clean native shutdown on disable, destroy and domain reload.
+// The Unity component: polling on the main thread, UnityEvents, the microphone
+// (MicrophoneCapture), the model's voice on an AudioSource it owns (RealtimeVoiceOutput), and a
+// native shutdown that never blocks, on disable, destroy and domain reload.
 using System;
 using System.Collections.Generic;
 using System.Threading.Tasks;
 using UnityEngine;
+using UnityEngine.Audio;
 using UnityEngine.Events;
 
 namespace RealtimeVoice
@@ -20,12 +22,24 @@ namespace RealtimeVoice
     /// <summary>A tool call was answered: tool name, output sent to the model.</summary>
     [Serializable] public class RealtimeToolEvent : UnityEvent<string, string> { }
 
+    /// <summary>An id: the session id (ready) or the response id (response started).</summary>
+    [Serializable] public class RealtimeIdEvent : UnityEvent<string> { }
+
+    /// <summary>A response finished: response id, status (completed, cancelled, ...).</summary>
+    [Serializable] public class RealtimeResponseDoneEvent : UnityEvent<string, string> { }
+
+    /// <summary>The model was interrupted: item id, milliseconds of its audio the user heard.</summary>
+    [Serializable] public class RealtimeInterruptedEvent : UnityEvent<string, int> { }
+
+    /// <summary>The microphone's status changed.</summary>
+    [Serializable] public class RealtimeMicrophoneEvent : UnityEvent<MicrophoneStatus> { }
+
     /// <summary>
-    /// Talks to a Realtime model: add it to a GameObject with an AudioSource, register tools,
-    /// press Play. The model's voice plays through this GameObject's AudioSource.
+    /// Talks to a Realtime model: add it to a GameObject, register tools, press Play. The model's
+    /// voice plays on an AudioSource this component creates on a child GameObject
+    /// (<see cref="OutputSource"/>); an AudioSource of your own on this GameObject is left alone.
     /// </summary>
     [DisallowMultipleComponent]
-    [RequireComponent(typeof(AudioSource))]
     [AddComponentMenu("Audio/Realtime Voice")]
     public sealed class RealtimeVoice : MonoBehaviour
     {
@@ -62,6 +76,23 @@ namespace RealtimeVoice
         [Tooltip("Only send audio while talking (key held, or BeginTalking/EndTalking). Turns server VAD off.")]
         [SerializeField] private bool pushToTalk = false;
         [SerializeField] private KeyCode pushToTalkKey = KeyCode.Space;
+#if ENABLE_INPUT_SYSTEM && RV_INPUT_SYSTEM
+        [Tooltip("Push-to-talk from the Input System: pressed starts a turn, released ends it (used instead of the key).")]
+        [SerializeField] private UnityEngine.InputSystem.InputActionReference pushToTalkAction;
+#endif
+        [Tooltip("Capture but send nothing (the user's mute button).")]
+        [SerializeField] private bool muteMicrophone = false;
+
+        [Header("Output")]
+        [Tooltip("Mixer group of the voice's AudioSource (none: the master).")]
+        [SerializeField] private AudioMixerGroup outputMixerGroup;
+        [Tooltip("0: 2D voice; 1: 3D from this GameObject's position.")]
+        [Range(0f, 1f)]
+        [SerializeField] private float spatialBlend = 0f;
+        [Tooltip("Route the voice through the project's spatializer plugin (Oculus/Meta, Steam Audio, Resonance).")]
+        [SerializeField] private bool spatialize = false;
+        [Range(0f, 1f)]
+        [SerializeField] private float outputVolume = 1f;
 
         [Header("Diagnostics")]
         [SerializeField] private bool logEvents = false;
@@ -77,6 +108,20 @@ namespace RealtimeVoice
         public RealtimeErrorEvent onError = new RealtimeErrorEvent();
         /// <summary>Tool calls answered.</summary>
         public RealtimeToolEvent onToolCalled = new RealtimeToolEvent();
+        /// <summary>The session is configured and audio flows (session id).</summary>
+        public RealtimeIdEvent onReady = new RealtimeIdEvent();
+        /// <summary>Server VAD heard the user start speaking.</summary>
+        public UnityEvent onSpeechStarted = new UnityEvent();
+        /// <summary>Server VAD heard the user stop speaking.</summary>
+        public UnityEvent onSpeechStopped = new UnityEvent();
+        /// <summary>The model started a response (response id).</summary>
+        public RealtimeIdEvent onResponseStarted = new RealtimeIdEvent();
+        /// <summary>A response finished (response id, status).</summary>
+        public RealtimeResponseDoneEvent onResponseDone = new RealtimeResponseDoneEvent();
+        /// <summary>The model's audio was cut by barge-in (item id, ms the user heard).</summary>
+        public RealtimeInterruptedEvent onInterrupted = new RealtimeInterruptedEvent();
+        /// <summary>The microphone's status changed (stalled, recovered, permission denied, ...).</summary>
+        public RealtimeMicrophoneEvent onMicrophoneStatusChanged = new RealtimeMicrophoneEvent();
 
         /// <summary>EditorPrefs key of the editor-only API key (Window > Realtime Voice > API Key).</summary>
         public const string EditorApiKeyPref = "RealtimeVoice.ApiKey";
@@ -117,27 +162,63 @@ namespace RealtimeVoice
         public event Action<RealtimeSession> SessionCreated;
 
         private readonly List<Action<ToolRegistry>> _registrations = new List<Action<ToolRegistry>>();
-        private volatile RealtimeSession _session; // read by the audio thread
-        private volatile int _outputSampleRate;      // cached: AudioSettings may not be read on the audio thread
-        private AudioSource _audioSource;
+        private readonly MicrophoneCapture _mic = new MicrophoneCapture();
+        private RealtimeSession _session;
+        private int _outputSampleRate;
+        private GameObject _outputObject;     // the child the voice plays from
+        private AudioSource _outputSource;
+        private RealtimeVoiceOutput _output;
+        private AudioClip _outputClip;        // made by this component, destroyed with it
         private int _connectGeneration;
         private bool _alive;
         private bool _started;
-
-        // Microphone state (main thread only).
-        private AudioClip _micClip;
-        private string _micDeviceInUse;
-        private MicRingReader _micReader;
-        private float[] _micChunk;
-        private int _micChannels;
-        private int _micRate;
+        private bool _connectPending;         // connect at the next Update (after every script's Start)
+        private bool _destroyed;
         private bool _talking;
         private bool _pttKeyUsable = true;
-        private bool _waitingForMicPermission;
-        private const int MicClipSeconds = 2; // the ring must outlast the longest frame hitch
+        private MicrophoneCapture.ChunkSink _micSink; // the session's TryPushMic, made once per session
 
         // Turns are the client's to end when VAD is off: audio flows only between BeginTalking and EndTalking.
         private bool ManualTurns { get { return pushToTalk || !serverVad; } }
+
+        /// <summary>The AudioSource the voice plays on (a child this component created and owns).</summary>
+        public AudioSource OutputSource { get { EnsureOutput(); return _outputSource; } }
+
+        /// <summary>The filter on <see cref="OutputSource"/> that plays the model's audio.</summary>
+        public RealtimeVoiceOutput Output { get { EnsureOutput(); return _output; } }
+
+        /// <summary>The microphone capture (status, level, device).</summary>
+        public MicrophoneCapture MicrophoneInput { get { return _mic; } }
+
+        /// <summary>Where the microphone is (see <see cref="onMicrophoneStatusChanged"/>).</summary>
+        public MicrophoneStatus MicrophoneStatus { get { return _mic.Status; } }
+
+        /// <summary>The microphone device (empty: the default); setting it switches at once.</summary>
+        public string MicrophoneDevice
+        {
+            get { return microphoneDevice; }
+            set
+            {
+                microphoneDevice = value ?? "";
+                _mic.SetDevice(microphoneDevice, Now);
+            }
+        }
+
+        /// <summary>Mute: the microphone keeps running, nothing is sent.</summary>
+        public bool MicrophoneMuted
+        {
+            get { return muteMicrophone; }
+            set { muteMicrophone = value; _mic.Muted = value; }
+        }
+
+        /// <summary>RMS of the microphone's last 10 ms (0..1).</summary>
+        public float InputLevel { get { return _mic.Level; } }
+
+        /// <summary>Peak of the voice's last audio buffer (0..1).</summary>
+        public float OutputLevel { get { return _output == null ? 0f : _output.Level; } }
+
+        /// <summary>How the microphone permission is asked (the platform's by default).</summary>
+        public IMicrophonePermission MicrophonePermission { get { return _mic.Permission; } set { _mic.Permission = value; } }
 
         /// <summary>The live session, or null.</summary>
         public RealtimeSession Session { get { return _session; } }
@@ -192,10 +273,18 @@ namespace RealtimeVoice
 
         // ---- Unity messages ----
 
+        private static double Now { get { return Time.realtimeSinceStartup; } }
+
         private void Awake()
         {
-            _audioSource = GetComponent<AudioSource>();
             _outputSampleRate = AudioSettings.outputSampleRate;
+            _mic.Muted = muteMicrophone;
+            _mic.Problem += (code, message) => ReportError(code, message, false);
+            _mic.StatusChanged += status =>
+            {
+                if (logEvents) Debug.Log("[RealtimeVoice] microphone " + status);
+                onMicrophoneStatusChanged.Invoke(status);
+            };
         }
 
         private void OnEnable()
@@ -205,15 +294,18 @@ namespace RealtimeVoice
 #if UNITY_EDITOR
             UnityEditor.AssemblyReloadEvents.beforeAssemblyReload += OnBeforeAssemblyReload;
 #endif
-            StartPlaybackSource();
+            EnablePushToTalkAction(true);
+            StartPlayback();
             // Re-enabled after Start: resume the conversation with a new session.
-            if (_started && connectOnStart) Connect();
+            if (_started && connectOnStart) _connectPending = true;
         }
 
         private void Start()
         {
             _started = true;
-            if (connectOnStart) Connect();
+            // At the first Update, not now: a ClientSecretProvider set in another script's Start
+            // is then in place, and nothing connects twice.
+            if (connectOnStart) _connectPending = true;
         }
 
         private void OnDisable()
@@ -223,13 +315,18 @@ namespace RealtimeVoice
 #if UNITY_EDITOR
             UnityEditor.AssemblyReloadEvents.beforeAssemblyReload -= OnBeforeAssemblyReload;
 #endif
+            EnablePushToTalkAction(false);
             Disconnect();
+            if (_outputSource != null) _outputSource.Stop();
         }
 
         private void OnDestroy()
         {
             _alive = false;
+            _destroyed = true;
+            _connectPending = false;
             Disconnect();
+            DestroyOutput();
         }
 
 #if UNITY_EDITOR
@@ -244,6 +341,11 @@ namespace RealtimeVoice
 
         private void Update()
         {
+            if (_connectPending)
+            {
+                _connectPending = false;
+                Connect();
+            }
             var s = _session;
             if (s == null) return;
             HandlePushToTalkKey();
@@ -251,23 +353,29 @@ namespace RealtimeVoice
             s.Poll();
         }
 
-        // Audio thread: no Unity API here, no allocation; the session fills silence when it has nothing.
-        private void OnAudioFilterRead(float[] data, int channels)
+        // Headset off (Quest), app switched away (mobile): the mic ends; on resume it starts
+        // afresh (nothing said before the pause is sent) and playback plays again.
+        private void OnApplicationPause(bool paused)
         {
-            var s = _session;
-            if (s == null || channels <= 0)
-            {
-                Array.Clear(data, 0, data.Length);
-                return;
-            }
-            s.PullPlayback(data, data.Length / channels, channels, _outputSampleRate);
+            _mic.SetPaused(paused, Now);
+            if (!paused && _alive) StartPlayback();
+        }
+
+        private void OnApplicationFocus(bool focused)
+        {
+            if (!focused) return;
+            _mic.OnFocus(Now); // the user may have answered the permission prompt or changed the setting
+            if (_alive && _outputSource != null && !_outputSource.isPlaying) StartPlayback();
         }
 
         private void OnAudioConfigurationChanged(bool deviceWasChanged)
         {
             _outputSampleRate = AudioSettings.outputSampleRate;
-            // A configuration change stops and rebuilds the audio system's sources: restart ours at the new rate.
-            if (_alive) StartPlaybackSource();
+            if (!_alive) return;
+            // A configuration change stops and rebuilds the audio system's sources (and may drop
+            // the filter): restart ours at the new rate, and the microphone, whose device may be gone.
+            StartPlayback();
+            _mic.Restart(Now);
         }
 
         // ---- connection ----
@@ -288,6 +396,15 @@ namespace RealtimeVoice
         /// <summary>Like <see cref="Connect"/>, awaitable; throws if the session cannot be created.</summary>
         public async Task ConnectAsync()
         {
+            _connectPending = false;
+            if (!_alive)
+            {
+                // Disabled or destroyed: a session now would run with nobody polling it. Connect
+                // when enabled again instead (once, whatever asked for it).
+                if (this != null) _connectPending = true;
+                Debug.LogWarning("[RealtimeVoice] Connect on a disabled component: connecting when it is enabled.");
+                return;
+            }
             Disconnect();
             int generation = ++_connectGeneration;
             string clientSecret = null;
@@ -298,6 +415,7 @@ namespace RealtimeVoice
                 if (generation != _connectGeneration || !_alive) return;
                 if (string.IsNullOrEmpty(clientSecret)) throw new InvalidOperationException("ClientSecretProvider returned no token");
             }
+            if (generation != _connectGeneration || !_alive) return;
             var session = new RealtimeSession(BuildConfig(clientSecret).ToJson());
             try
             {
@@ -311,17 +429,30 @@ namespace RealtimeVoice
                 session.Dispose();
                 throw;
             }
+            if (generation != _connectGeneration || !_alive)
+            {
+                session.Dispose(); // a SessionCreated handler disabled the component or connected again
+                return;
+            }
             _session = session;
-            if (captureMicrophone) StartMicrophone();
+            EnsureOutput();
+            _output.Session = session;
+            _micSink = session.TryPushMic;
+            if (captureMicrophone) _mic.Start(microphoneDevice, Now);
         }
 
-        /// <summary>Stops the microphone and destroys the session (safe to call any time).</summary>
+        /// <summary>
+        /// Stops the microphone and destroys the session (safe to call any time). Returns at once:
+        /// the native close finishes on a background thread.
+        /// </summary>
         public void Disconnect()
         {
             _connectGeneration++;
-            StopMicrophone();
+            _mic.Stop();
             var s = _session;
-            _session = null; // the audio thread stops using it before it is destroyed
+            _session = null;
+            _micSink = null;
+            if (_output != null) _output.Session = null; // the audio thread stops using it before it is destroyed
             if (s != null) s.Dispose();
             _talking = false;
         }
@@ -360,6 +491,12 @@ namespace RealtimeVoice
         private void Wire(RealtimeSession s)
         {
             s.StateChanged += state => onStateChanged.Invoke(state);
+            s.SessionReady += id => onReady.Invoke(id);
+            s.SpeechStarted += () => onSpeechStarted.Invoke();
+            s.SpeechStopped += () => onSpeechStopped.Invoke();
+            s.ResponseStarted += id => onResponseStarted.Invoke(id);
+            s.ResponseDone += (id, status) => onResponseDone.Invoke(id, status);
+            s.AudioInterrupted += (item, playedMs) => onInterrupted.Invoke(item, playedMs);
             s.AssistantTranscript += (text, final) => onAssistantTranscript.Invoke(text, final);
             s.UserTranscript += (text, final) => onUserTranscript.Invoke(text, final);
             s.Error += (code, message, fatal) => ReportError(code, message, fatal);
@@ -443,9 +580,44 @@ namespace RealtimeVoice
             }
         }
 
+        private void EnablePushToTalkAction(bool enable)
+        {
+#if ENABLE_INPUT_SYSTEM && RV_INPUT_SYSTEM
+            var action = pushToTalkAction != null ? pushToTalkAction.action : null;
+            if (action == null) return;
+            if (enable)
+            {
+                action.started += OnPushToTalkStarted;
+                action.canceled += OnPushToTalkCanceled;
+                action.Enable();
+            }
+            else
+            {
+                action.started -= OnPushToTalkStarted;
+                action.canceled -= OnPushToTalkCanceled;
+            }
+#endif
+        }
+
+#if ENABLE_INPUT_SYSTEM && RV_INPUT_SYSTEM
+        private void OnPushToTalkStarted(UnityEngine.InputSystem.InputAction.CallbackContext context)
+        {
+            if (pushToTalk) BeginTalking();
+        }
+
+        private void OnPushToTalkCanceled(UnityEngine.InputSystem.InputAction.CallbackContext context)
+        {
+            if (pushToTalk) EndTalking();
+        }
+
+        private bool HasPushToTalkAction { get { return pushToTalkAction != null && pushToTalkAction.action != null; } }
+#else
+        private bool HasPushToTalkAction { get { return false; } }
+#endif
+
         private void HandlePushToTalkKey()
         {
-            if (!pushToTalk || pushToTalkKey == KeyCode.None || !_pttKeyUsable) return;
+            if (!pushToTalk || pushToTalkKey == KeyCode.None || !_pttKeyUsable || HasPushToTalkAction) return;
             try
             {
                 if (Input.GetKeyDown(pushToTalkKey)) BeginTalking();
@@ -461,113 +633,83 @@ namespace RealtimeVoice
 
         // ---- playback ----
 
-        private void StartPlaybackSource()
+        private void EnsureOutput()
         {
-            if (_audioSource == null) _audioSource = GetComponent<AudioSource>();
-            if (_audioSource == null) return;
+            if (_output != null || _destroyed) return;
+            // A child of our own: the user's AudioSource (clip, PlayOneShot, settings) stays theirs.
+            _outputObject = new GameObject("Realtime Voice Output");
+            _outputObject.hideFlags = HideFlags.DontSave; // created at runtime, never saved into the scene
+            _outputObject.transform.SetParent(transform, false);
+            _outputSource = _outputObject.AddComponent<AudioSource>();
+            _outputSource.playOnAwake = false;
+            _output = _outputObject.AddComponent<RealtimeVoiceOutput>();
+            _output.SampleRate = _outputSampleRate;
+        }
+
+        private void StartPlayback()
+        {
+            EnsureOutput();
+            if (_output == null) return;
             int rate = _outputSampleRate > 0 ? _outputSampleRate : 48000;
+            _output.SampleRate = rate;
             // OnAudioFilterRead replaces what the source plays: a looping silent clip keeps it running.
-            _audioSource.Stop();
-            _audioSource.clip = AudioClip.Create("RealtimeVoice.Playback", rate, 1, rate, false);
-            _audioSource.loop = true;
-            _audioSource.playOnAwake = false;
-            _audioSource.Play();
+            _outputSource.Stop();
+            if (_outputClip == null || _outputClip.frequency != rate)
+            {
+                if (_outputClip != null) Destroy(_outputClip);
+                _outputClip = AudioClip.Create("RealtimeVoice.Playback", rate, 1, rate, false);
+            }
+            _outputSource.clip = _outputClip;
+            _outputSource.loop = true;
+            _outputSource.playOnAwake = false;
+            _outputSource.outputAudioMixerGroup = outputMixerGroup;
+            _outputSource.spatialBlend = spatialBlend;
+            _outputSource.spatialize = spatialize;
+            // Filters run before the spatializer: the voice stays 3D with spatializer plugins.
+            _outputSource.spatializePostEffects = true;
+            _outputSource.volume = outputVolume;
+            // Where a configuration change dropped the filter, disabling and enabling re-attaches it.
+            _output.enabled = false;
+            _output.enabled = true;
+            _outputSource.Play();
+        }
+
+        private void DestroyOutput()
+        {
+            if (_output != null) _output.Session = null;
+            if (_outputClip != null) Destroy(_outputClip);
+            if (_outputObject != null) Destroy(_outputObject);
+            _outputClip = null;
+            _outputObject = null;
+            _outputSource = null;
+            _output = null;
         }
 
         // ---- microphone ----
 
-        private void StartMicrophone()
-        {
-            StopMicrophone();
-#if UNITY_ANDROID && !UNITY_EDITOR
-            if (!UnityEngine.Android.Permission.HasUserAuthorizedPermission(UnityEngine.Android.Permission.Microphone))
-            {
-                UnityEngine.Android.Permission.RequestUserPermission(UnityEngine.Android.Permission.Microphone);
-                _waitingForMicPermission = true; // retried from Update
-                return;
-            }
-#endif
-            _waitingForMicPermission = false;
-            if (Microphone.devices.Length == 0)
-            {
-                Debug.LogWarning("[RealtimeVoice] no microphone found; text only.");
-                return;
-            }
-            string device = string.IsNullOrEmpty(microphoneDevice) ? null : microphoneDevice;
-            int minRate, maxRate;
-            Microphone.GetDeviceCaps(device, out minRate, out maxRate);
-            int rate = (minRate == 0 && maxRate == 0) ? 48000 : Mathf.Clamp(48000, minRate, maxRate);
-            _micClip = Microphone.Start(device, true, MicClipSeconds, rate);
-            if (_micClip == null)
-            {
-                ReportError("microphone_failed", "Microphone.Start returned no clip", false);
-                return;
-            }
-            _micDeviceInUse = device;
-            _micChannels = Math.Max(1, _micClip.channels);
-            _micRate = _micClip.frequency;
-            int chunkFrames = Math.Max(1, _micRate / 100); // 10 ms reads: low latency, one reusable buffer
-            _micReader = new MicRingReader(_micClip.samples, chunkFrames);
-            _micChunk = new float[chunkFrames * _micChannels];
-        }
-
-        private void StopMicrophone()
-        {
-            if (_micClip != null) Microphone.End(_micDeviceInUse);
-            _micClip = null;
-            _micReader = null;
-        }
-
         private void PumpMicrophone(RealtimeSession s)
         {
-            if (_waitingForMicPermission)
-            {
-#if UNITY_ANDROID && !UNITY_EDITOR
-                if (UnityEngine.Android.Permission.HasUserAuthorizedPermission(UnityEngine.Android.Permission.Microphone))
-                    StartMicrophone();
-#endif
-                return;
-            }
-            if (_micClip == null || _micReader == null) return;
-            int writePos = Microphone.GetPosition(_micDeviceInUse);
-            if (Time.unscaledDeltaTime > MicClipSeconds * 0.9f)
-            {
-                // A hitch (loading, breakpoint) as long as the ring: the writer may have lapped the
-                // reader, so what lies behind it is a mix of old and new audio. Skip to the present.
-                _micReader.Reset(writePos);
-                return;
-            }
             bool send = !ManualTurns || _talking;
-            int start;
-            while (_micReader.TryNextChunk(writePos, out start))
-            {
-                if (send)
-                {
-                    // GetData wraps past the clip's end, so a chunk straddling the loop point reads whole.
-                    _micClip.GetData(_micChunk, start);
-                    int rc = s.TryPushMic(_micChunk, _micReader.ChunkFrames, _micChannels, _micRate);
-                    if (rc == Native.RvStatus.InvalidHandle) return;
-                }
-                _micReader.Advance(); // audio outside a push-to-talk turn is skipped, never sent late
-            }
+            _mic.Muted = muteMicrophone;
+            _mic.Pump(_micSink, send, Now);
         }
 
         /// <summary>The session's counters (zeroes when there is no session).</summary>
-        public Native.RvStats GetStats()
+        public RealtimeStats GetStats()
         {
             var s = _session;
-            if (s == null) return default(Native.RvStats);
+            if (s == null) return default(RealtimeStats);
             try
             {
                 return s.GetStats();
             }
             catch (RealtimeException)
             {
-                return default(Native.RvStats);
+                return default(RealtimeStats);
             }
             catch (ObjectDisposedException)
             {
-                return default(Native.RvStats);
+                return default(RealtimeStats);
             }
         }
     }

@@ -4,7 +4,7 @@
 # Also compiles the Runtime for the other Unity configurations (player, iOS, Android) and runs
 # the .unitypackage / .meta checks.
 #
-#   unity-package/Tests/run-mono-tests.sh [test-name-filter]
+#   unity-package/Tests/run-mono-tests.sh [nunit-console -run filter, e.g. RealtimeVoice.Tests.JsonTests]
 #
 # Env: RV_PROFILE=release to use target/release; RV_SKIP_CARGO=1 to use an existing build;
 #      RV_NO_SERVER=1 to run without the server (live tests are then skipped).
@@ -18,7 +18,7 @@ PROFILE="${RV_PROFILE:-debug}"
 FILTER="${1:-}"
 mkdir -p "$OUT"
 
-for tool in mcs mono cargo python3; do
+for tool in mcs mono nunit-console cargo python3; do
   command -v "$tool" >/dev/null || { echo "run-mono-tests: '$tool' not found" >&2; exit 2; }
 done
 
@@ -40,28 +40,49 @@ MCS=(mcs -nologo -langversion:7.2 -debug -warnaserror+ -nowarn:1591)
 "${MCS[@]}" -target:library -define:RV_MONO_TESTS -r:"$OUT/UnityEngine.dll" -out:"$OUT/UnityEditor.dll" "$HERE/Stubs/UnityEditor.cs"
 RUNTIME_SRC=$(find "$PKG/Runtime" -name '*.cs' | sort)
 # The Runtime must also compile in the other Unity configurations (player, iOS __Internal, Android).
-for defs in "UNITY_2019_4_OR_NEWER" "UNITY_2019_4_OR_NEWER;UNITY_IOS" "UNITY_2019_4_OR_NEWER;UNITY_ANDROID"; do
+# The Input System push-to-talk path compiles against the stub's InputActionReference.
+for defs in "UNITY_2019_4_OR_NEWER" "UNITY_2019_4_OR_NEWER;UNITY_IOS" "UNITY_2019_4_OR_NEWER;UNITY_ANDROID" \
+            "UNITY_2019_4_OR_NEWER;UNITY_2020_2_OR_NEWER;UNITY_ANDROID" "UNITY_2019_4_OR_NEWER;ENABLE_INPUT_SYSTEM;RV_INPUT_SYSTEM"; do
   # shellcheck disable=SC2086
   "${MCS[@]}" -target:library -define:"$defs" -r:"$OUT/UnityEngine.dll" -out:"$OUT/check.dll" $RUNTIME_SRC
 done
 # The editor configuration is the one the tests run (domain-reload path included).
 # shellcheck disable=SC2086
-"${MCS[@]}" -target:library -define:"UNITY_2019_4_OR_NEWER;UNITY_EDITOR" -r:"$OUT/UnityEngine.dll" -r:"$OUT/UnityEditor.dll" \
+# (with the Input System define: the push-to-talk action is tested through the stub).
+"${MCS[@]}" -target:library -define:"UNITY_2019_4_OR_NEWER;UNITY_EDITOR;ENABLE_INPUT_SYSTEM;RV_INPUT_SYSTEM" -r:"$OUT/UnityEngine.dll" -r:"$OUT/UnityEditor.dll" \
   -out:"$OUT/RealtimeVoice.Runtime.dll" $RUNTIME_SRC
 # shellcheck disable=SC2086
-"${MCS[@]}" -target:library -define:"UNITY_2019_4_OR_NEWER;UNITY_EDITOR" -r:"$OUT/UnityEngine.dll" -r:"$OUT/UnityEditor.dll" \
+# The editor assembly the tests load is the iOS one (the Xcode post-process is tested too).
+"${MCS[@]}" -target:library -define:"UNITY_2019_4_OR_NEWER;UNITY_EDITOR;UNITY_IOS;UNITY_2019_3_OR_NEWER" -r:"$OUT/UnityEngine.dll" -r:"$OUT/UnityEditor.dll" \
   -r:"$OUT/RealtimeVoice.Runtime.dll" -out:"$OUT/RealtimeVoice.Editor.dll" $(find "$PKG/Editor" -name '*.cs' | sort)
+# The editor scripts in the iOS and Android editor configurations (the Xcode post-process and
+# the build checks compile against the stub's PBXProject and PlayerSettings).
+for defs in "UNITY_2019_4_OR_NEWER;UNITY_EDITOR" "UNITY_2019_4_OR_NEWER;UNITY_EDITOR;UNITY_IOS" "UNITY_2019_4_OR_NEWER;UNITY_EDITOR;UNITY_ANDROID"; do
+  # shellcheck disable=SC2086
+  "${MCS[@]}" -target:library -define:"$defs" -r:"$OUT/UnityEngine.dll" -r:"$OUT/UnityEditor.dll" \
+    -r:"$OUT/RealtimeVoice.Runtime.dll" -out:"$OUT/check-editor.dll" $(find "$PKG/Editor" -name '*.cs' | sort)
+done
 # The pure C# part (no UnityEngine) must compile on its own: outside tools drive sessions with it.
-PURE_SRC=$(find "$PKG/Runtime" -name '*.cs' ! -name 'RealtimeVoice.cs' | sort)
+PURE_SRC=$(find "$PKG/Runtime" -name '*.cs' ! -name 'RealtimeVoice.cs' ! -path '*/Component/*' | sort)
 # shellcheck disable=SC2086
 "${MCS[@]}" -target:library -out:"$OUT/RealtimeVoice.Core.dll" $PURE_SRC
 # shellcheck disable=SC2086
 "${MCS[@]}" -target:library -define:"UNITY_2019_4_OR_NEWER" -r:"$OUT/UnityEngine.dll" -r:"$OUT/RealtimeVoice.Runtime.dll" \
   -out:"$OUT/RealtimeVoice.Samples.dll" $(find "$PKG/Samples~" -name '*.cs' | sort)
 # shellcheck disable=SC2086
-"${MCS[@]}" -target:exe -define:RV_MONO_TESTS -r:"$OUT/UnityEngine.dll" -r:"$OUT/UnityEditor.dll" \
+NUNIT_FRAMEWORK=/usr/lib/cli/nunit.framework-2.6.3/nunit.framework.dll
+[[ -f "$NUNIT_FRAMEWORK" ]] || { echo "run-mono-tests: $NUNIT_FRAMEWORK missing (tools/install-deps.sh)" >&2; exit 2; }
+cp "$NUNIT_FRAMEWORK" "$OUT/"
+# shellcheck disable=SC2086
+"${MCS[@]}" -target:library -define:RV_MONO_TESTS -r:"$OUT/UnityEngine.dll" -r:"$OUT/UnityEditor.dll" \
   -r:"$OUT/RealtimeVoice.Runtime.dll" -r:"$OUT/RealtimeVoice.Samples.dll" -r:"$OUT/RealtimeVoice.Editor.dll" \
-  -out:"$OUT/RealtimeVoice.Tests.exe" $(find "$HERE/Mono" -name '*.cs' | sort)
+  -r:"$OUT/nunit.framework.dll" -out:"$OUT/RealtimeVoice.Tests.dll" $(find "$HERE/Core" "$HERE/Mono" -name '*.cs' | sort)
+# Tests/Core is also a Unity test assembly (UNITY_INCLUDE_TESTS): it must compile without the
+# Mono-only fixtures and the stub's test hooks.
+mkdir -p "$OUT/unity-tests"
+# shellcheck disable=SC2086
+"${MCS[@]}" -target:library -define:UNITY_INCLUDE_TESTS -r:"$OUT/UnityEngine.dll" -r:"$OUT/RealtimeVoice.Runtime.dll" \
+  -r:"$OUT/nunit.framework.dll" -out:"$OUT/unity-tests/RealtimeVoice.Tests.dll" $(find "$HERE/Core" -name '*.cs' | sort)
 
 # 3. Package checks (metas, GUIDs, builder output).
 python3 "$ROOT/tools/check_unity_package.py" "$PKG"
@@ -101,15 +122,19 @@ start_server() {
   SERVER_URL="${line#listening }"
 }
 
-export RV_TEST_SERVER_URL="" RV_TEST_TLS_URL="" RV_TEST_CA_PEM="" RV_TEST_KEYED_URL="" RV_TEST_SCRIPTED_TOOL=0
+export RV_REPO_ROOT="$ROOT" RV_TEST_SERVER_URL="" RV_TEST_TOOL_SERVER_URL="" RV_TEST_TLS_URL="" RV_TEST_CA_PEM="" RV_TEST_KEYED_URL="" RV_TEST_SCRIPTED_TOOL=0
 if [[ "${RV_NO_SERVER:-0}" != "1" ]]; then
   SERVER_BIN="$ROOT/target/$PROFILE/rv-mock-server"
   [[ -x "$SERVER_BIN" ]] || { echo "run-mono-tests: $SERVER_BIN missing" >&2; exit 2; }
   # Scripted: the first response is the model calling move_cube({"dx":1,"dy":0,"dz":0}), and the
   # first user turn is transcribed as below (later responses are the default spoken answer).
-  start_server server "$SERVER_BIN" --port 0 --no-stdin \
+  # That one serves ConversationEndToEnd alone (NUnit does not order tests); the other tests
+  # share a server whose responses are spoken answers.
+  start_server tool-server "$SERVER_BIN" --port 0 --no-stdin \
     --tool-call move_cube '{"dx":1,"dy":0,"dz":0}' --user-transcript "Move the cube one meter to the right."
   RV_TEST_SCRIPTED_TOOL=1
+  RV_TEST_TOOL_SERVER_URL="$SERVER_URL"
+  start_server server "$SERVER_BIN" --port 0 --no-stdin --user-transcript "Move the cube one meter to the right."
   RV_TEST_SERVER_URL="$SERVER_URL"
   start_server tls-server "$SERVER_BIN" --port 0 --no-stdin --tls
   RV_TEST_TLS_URL="$SERVER_URL"
@@ -127,7 +152,22 @@ unset OPENAI_API_KEY
 export LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 cd "$OUT"
 set +e
-mono --debug RealtimeVoice.Tests.exe ${FILTER:+"$FILTER"}
+# -nothread/-domain=None: the tests run in this process, where LD_LIBRARY_PATH finds the library.
+MONO_ENV_OPTIONS="--debug" nunit-console -nologo -nothread -noshadow -domain=None -labels \
+  -xml="$OUT/TestResult.xml" ${FILTER:+-run="$FILTER"} "$OUT/RealtimeVoice.Tests.dll"
 status=$?
+# nunit-console reports ignored tests without failing: count them as failures where a server
+# was promised (the live tests ignore themselves without one).
+python3 - "$OUT/TestResult.xml" <<'PY' || status=1
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+cases = root.iter("test-case")
+counts = {}
+for c in cases:
+    key = c.get("result") or ("Executed" if c.get("executed") == "True" else "NotRun")
+    counts[key] = counts.get(key, 0) + 1
+print("nunit: " + ", ".join("%s %d" % kv for kv in sorted(counts.items())))
+sys.exit(1 if root.get("failures") != "0" or root.get("errors") != "0" or sum(counts.values()) == 0 else 0)
+PY
 set -e
 exit $status

@@ -12,26 +12,26 @@ using System.Text;
 
 namespace RealtimeVoice.Native
 {
-    /// <summary>Status codes returned by every rv_* function (DESIGN section 3).</summary>
-    public static class RvStatus
+    /// <summary>Status codes returned by every rv_* function (RV_OK, RV_ERR_* in the header).</summary>
+    internal static class RvStatus
     {
         /// <summary>Success.</summary>
         public const int Ok = 0;
         /// <summary>Nothing to poll.</summary>
         public const int Empty = 1;
-        /// <summary>A pointer, length or string was invalid.</summary>
+        /// <summary>A pointer, length or value is invalid.</summary>
         public const int InvalidArgument = -1;
-        /// <summary>Unknown or destroyed session handle.</summary>
+        /// <summary>The handle is 0, unknown, or destroyed.</summary>
         public const int InvalidHandle = -2;
-        /// <summary>The output buffer is too small; the needed length was written.</summary>
+        /// <summary>The buffer is too small; <c>*out_len</c> holds the needed length (without the NUL).</summary>
         public const int BufferTooSmall = -3;
-        /// <summary>The config JSON was rejected.</summary>
+        /// <summary>The config JSON is invalid (the last error says which field and why).</summary>
         public const int InvalidConfig = -4;
-        /// <summary>The call is not valid in the session's current state.</summary>
+        /// <summary>The call does not fit the session's state (e.g. not connected).</summary>
         public const int InvalidState = -5;
         /// <summary>A bounded queue is full.</summary>
         public const int QueueFull = -6;
-        /// <summary>Internal error (a caught panic).</summary>
+        /// <summary>An internal error (a caught panic, a thread that could not start).</summary>
         public const int Internal = -7;
 
         /// <summary>The constant's name for a status code (for messages).</summary>
@@ -53,45 +53,49 @@ namespace RealtimeVoice.Native
         }
     }
 
-    /// <summary>Counters of a session (RvStats in the header). Append-only: field order is the ABI.</summary>
+    /// <summary>
+    /// Counters of a session: the header's RvStats, field for field (append-only: the order is
+    /// the ABI). Each field's doc is the header's, and a test diffs both; the public view is
+    /// <see cref="RealtimeStats"/>.
+    /// </summary>
     [StructLayout(LayoutKind.Sequential)]
-    public struct RvStats
+    internal struct RvStats
     {
-        /// <summary>Mic frames accepted by rv_push_mic.</summary>
+        /// <summary>Mic frames pushed by the host.</summary>
         public ulong MicFramesIn;
-        /// <summary>PCM16 bytes sent to the server.</summary>
+        /// <summary>PCM16 bytes appended to the server.</summary>
         public ulong AudioBytesSent;
-        /// <summary>Frames handed out by rv_pull_playback.</summary>
+        /// <summary>Frames handed to the audio device by <c>rv_pull_playback</c>.</summary>
         public ulong PlaybackFramesOut;
-        /// <summary>Pulls that ran out of model audio mid-response.</summary>
+        /// <summary>Pulls that ran dry while model audio was still expected.</summary>
         public ulong PlaybackUnderruns;
-        /// <summary>Events dropped because the event queue was full.</summary>
+        /// <summary>Events and tool calls dropped because their queue was full.</summary>
         public ulong EventsDropped;
-        /// <summary>Model audio buffered for playback, in milliseconds.</summary>
+        /// <summary>Model audio buffered now, in ms.</summary>
         public uint PlaybackBufferedMs;
-        /// <summary>Reconnects so far.</summary>
+        /// <summary>Successful reconnects.</summary>
         public uint Reconnects;
-        /// <summary>End of user speech to first model audio, last response (-1: none yet).</summary>
+        /// <summary>End of user speech to first model audio of the last response, ms (-1: none yet).</summary>
         public int LastResponseLatencyMs;
-        /// <summary>RvState as an integer.</summary>
+        /// <summary>Current <c>RvState</c>.</summary>
         public int State;
         /// <summary>PCM16 bytes of model audio received.</summary>
         public ulong AudioBytesReceived;
         /// <summary>Server events that could not be parsed.</summary>
         public ulong MalformedEvents;
-        /// <summary>Samples dropped because the playback ring was full.</summary>
+        /// <summary>Model audio samples beyond the hold cap (should stay 0).</summary>
         public ulong PlaybackOverflowSamples;
-        /// <summary>Responses completed.</summary>
+        /// <summary>Responses started.</summary>
         public ulong Responses;
-        /// <summary>Tool calls received.</summary>
+        /// <summary>Tool calls delivered.</summary>
         public ulong ToolCalls;
-        /// <summary>Echo canceller's estimated delay in milliseconds.</summary>
+        /// <summary>Echo canceller: estimated echo delay in ms (-1: unknown or off).</summary>
         public int EchoDelayMs;
-        /// <summary>Echo return loss enhancement in dB.</summary>
+        /// <summary>Echo canceller: echo return loss enhancement in dB.</summary>
         public float EchoErleDb;
-        /// <summary>1 when the echo canceller has converged.</summary>
+        /// <summary>Echo canceller: 1 when converged.</summary>
         public int EchoConverged;
-        /// <summary>Reserved, zero.</summary>
+        /// <summary>Reserved, 0.</summary>
         public int Reserved0;
         /// <summary>Times the native worker thread woke up (socket ready, command, timer).</summary>
         public ulong WorkerWakeups;
@@ -100,7 +104,7 @@ namespace RealtimeVoice.Native
     }
 
     /// <summary>The C ABI, one declaration per function, signatures exactly as in the header.</summary>
-    public static class NativeMethods
+    internal static class NativeMethods
     {
 #if UNITY_IOS && !UNITY_EDITOR
         /// <summary>iOS links the static library into the player: symbols live in the process.</summary>

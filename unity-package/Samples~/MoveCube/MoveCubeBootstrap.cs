@@ -37,7 +37,7 @@ namespace RealtimeVoice.Samples
             light.transform.position = new Vector3(0f, 10f, -5f);
             light.transform.LookAt(Vector3.zero);
 
-            // RealtimeVoice requires an AudioSource; AddComponent adds one.
+            // The voice plays on an AudioSource the component creates on a child GameObject.
             Voice = gameObject.AddComponent<RealtimeVoice>();
             Voice.Instructions =
                 "You control a cube in a 3D scene. When the user asks to move it, call move_cube with " +

@@ -7,9 +7,11 @@ using RealtimeVoice.Native;
 using RealtimeVoice.Samples;
 using UnityEngine;
 using Component = RealtimeVoice.RealtimeVoice;
+using NUnit.Framework;
 
 namespace RealtimeVoice.Tests
 {
+    [TestFixture]
     public static class ComponentTests
     {
         private static void SetField(object target, string name, object value)
@@ -23,15 +25,15 @@ namespace RealtimeVoice.Tests
         public static void ApiKeyIsNeverSerialized()
         {
             var f = typeof(Component).GetField("ApiKey");
-            Assert.True(f != null && f.IsDefined(typeof(NonSerializedAttribute), false), "ApiKey is [NonSerialized]");
+            Assert.IsTrue(f != null && f.IsDefined(typeof(NonSerializedAttribute), false), "ApiKey is [NonSerialized]");
             var provider = typeof(Component).GetField("ClientSecretProvider");
-            Assert.True(provider.IsDefined(typeof(NonSerializedAttribute), false), "token provider is [NonSerialized]");
+            Assert.IsTrue(provider.IsDefined(typeof(NonSerializedAttribute), false), "token provider is [NonSerialized]");
             foreach (var field in typeof(Component).GetFields(BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public))
             {
                 bool serialized = field.IsPublic ? !field.IsDefined(typeof(NonSerializedAttribute), false)
                                                  : field.IsDefined(typeof(SerializeField), false);
                 if (serialized && field.FieldType == typeof(string))
-                    Assert.True(!field.Name.ToLowerInvariant().Contains("key") || field.Name == "apiKeyEnvironmentVariable",
+                    Assert.IsTrue(!field.Name.ToLowerInvariant().Contains("key") || field.Name == "apiKeyEnvironmentVariable",
                                 "no serialized key field: " + field.Name);
             }
         }
@@ -47,28 +49,28 @@ namespace RealtimeVoice.Tests
                 SetField(v, "sessionOverridesJson", "{\"audio\":{\"input\":{\"transcription\":{\"model\":\"gpt-4o-mini-transcribe\"}}}}");
                 v.ApiKey = "sk-from-code";
                 var cfg = Json.ParseObject(v.BuildConfig(null).ToJson());
-                Assert.Equal("sk-from-code", Json.GetString(cfg, "api_key"), "key set from code");
-                Assert.Equal(48000.0, Json.GetNumber(cfg, "output_sample_rate"), "output rate from AudioSettings");
+                Assert.AreEqual("sk-from-code", Json.GetString(cfg, "api_key"), "key set from code");
+                Assert.AreEqual(48000.0, Json.GetNumber(cfg, "output_sample_rate"), "output rate from AudioSettings");
                 var session = Json.GetObject(cfg, "session");
                 var input = Json.GetObject(Json.GetObject(session, "audio"), "input");
-                Assert.Equal("server_vad", Json.GetString(Json.GetObject(input, "turn_detection"), "type"), "VAD on");
-                Assert.True(Json.GetObject(input, "transcription") != null, "overrides merged beside the VAD setting");
-                Assert.Equal("alloy", Json.GetString(Json.GetObject(Json.GetObject(session, "audio"), "output"), "voice"), "voice");
-                Assert.True(cfg.ContainsKey("echo_cancellation") && Json.GetBool(cfg, "echo_cancellation"), "echo cancellation on by default");
-                Assert.True(cfg.ContainsKey("half_duplex") && !Json.GetBool(cfg, "half_duplex", true), "full duplex by default");
+                Assert.AreEqual("server_vad", Json.GetString(Json.GetObject(input, "turn_detection"), "type"), "VAD on");
+                Assert.IsTrue(Json.GetObject(input, "transcription") != null, "overrides merged beside the VAD setting");
+                Assert.AreEqual("alloy", Json.GetString(Json.GetObject(Json.GetObject(session, "audio"), "output"), "voice"), "voice");
+                Assert.IsTrue(cfg.ContainsKey("echo_cancellation") && Json.GetBool(cfg, "echo_cancellation"), "echo cancellation on by default");
+                Assert.IsTrue(cfg.ContainsKey("half_duplex") && !Json.GetBool(cfg, "half_duplex", true), "full duplex by default");
                 SetField(v, "echoCancellation", false);
                 var noAec = Json.ParseObject(v.BuildConfig(null).ToJson());
-                Assert.True(noAec.ContainsKey("echo_cancellation") && !Json.GetBool(noAec, "echo_cancellation", true), "echo cancellation off from the inspector");
+                Assert.IsTrue(noAec.ContainsKey("echo_cancellation") && !Json.GetBool(noAec, "echo_cancellation", true), "echo cancellation off from the inspector");
                 SetField(v, "echoCancellation", true);
 
                 var withToken = Json.ParseObject(v.BuildConfig("ek_123").ToJson());
-                Assert.Equal("ek_123", Json.GetString(withToken, "client_secret"), "ephemeral token used");
-                Assert.True(Json.GetString(withToken, "api_key") == null, "no key sent along with a token");
+                Assert.AreEqual("ek_123", Json.GetString(withToken, "client_secret"), "ephemeral token used");
+                Assert.IsTrue(Json.GetString(withToken, "api_key") == null, "no key sent along with a token");
 
                 v.PushToTalk = true;
                 var ptt = Json.ParseObject(v.BuildConfig(null).ToJson());
                 var pttInput = Json.GetObject(Json.GetObject(Json.GetObject(ptt, "session"), "audio"), "input");
-                Assert.True(pttInput.ContainsKey("turn_detection") && pttInput["turn_detection"] == null, "push-to-talk: turn_detection null");
+                Assert.IsTrue(pttInput.ContainsKey("turn_detection") && pttInput["turn_detection"] == null, "push-to-talk: turn_detection null");
             }
             finally
             {
@@ -83,9 +85,9 @@ namespace RealtimeVoice.Tests
             var v = go.AddComponent<Component>();
             try
             {
-                Assert.Throws<ArgumentException>(() => v.RegisterTool("bad name", "d", null, a => a), "invalid name");
-                Assert.Throws<JsonException>(() => v.RegisterTool("ok", "d", "{broken", a => a), "invalid schema");
-                Assert.Throws<NotSupportedException>(() => v.RegisterTools(new BadTools()), "unsupported parameter type");
+                Assert.Catch<ArgumentException>(() => v.RegisterTool("bad name", "d", null, a => a), "invalid name");
+                Assert.Catch<JsonException>(() => v.RegisterTool("ok", "d", "{broken", a => a), "invalid schema");
+                Assert.Catch<NotSupportedException>(() => v.RegisterTools(new BadTools()), "unsupported parameter type");
                 v.RegisterTools(new Cube()); // valid: kept for the next session
             }
             finally
@@ -110,11 +112,11 @@ namespace RealtimeVoice.Tests
                 Action<string> pending = null;
                 v.SetClientSecretCallback(done => pending = done);
                 var task = v.ClientSecretProvider();
-                Assert.True(!task.IsCompleted && pending != null, "waits for the callback");
+                Assert.IsTrue(!task.IsCompleted && pending != null, "waits for the callback");
                 pending("ek_test");
-                Assert.True(task.IsCompleted && task.Result == "ek_test", "token delivered");
+                Assert.IsTrue(task.IsCompleted && task.Result == "ek_test", "token delivered");
                 v.SetClientSecretCallback(null);
-                Assert.True(v.ClientSecretProvider == null, "cleared");
+                Assert.IsTrue(v.ClientSecretProvider == null, "cleared");
             }
             finally
             {
@@ -130,11 +132,11 @@ namespace RealtimeVoice.Tests
             var a = new RealtimeSession(NativeSessionTests.OfflineConfig);
             ulong ha = a.Handle;
             UnityEditor.EditorApplication.SimulatePlayModeChange(UnityEditor.PlayModeStateChange.ExitingPlayMode);
-            Assert.Equal(RvStatus.InvalidHandle, NativeMethods.rv_session_state(ha), "destroyed when Play mode ends");
+            Assert.AreEqual(RvStatus.InvalidHandle, NativeMethods.rv_session_state(ha), "destroyed when Play mode ends");
             var b = new RealtimeSession(NativeSessionTests.OfflineConfig);
             ulong hb = b.Handle;
             UnityEditor.AssemblyReloadEvents.SimulateBeforeReload();
-            Assert.Equal(RvStatus.InvalidHandle, NativeMethods.rv_session_state(hb), "destroyed before a domain reload");
+            Assert.AreEqual(RvStatus.InvalidHandle, NativeMethods.rv_session_state(hb), "destroyed before a domain reload");
             a.Dispose();
             b.Dispose();
         }
@@ -146,24 +148,24 @@ namespace RealtimeVoice.Tests
             int reloadBefore = UnityEditor.AssemblyReloadEvents.BeforeHandlerCount;
             var go = new GameObject("voice");
             var v = go.AddComponent<Component>();
-            Assert.Equal(audioBefore + 1, AudioSettings.HandlerCount, "OnAudioConfigurationChanged subscribed");
-            Assert.Equal(reloadBefore + 1, UnityEditor.AssemblyReloadEvents.BeforeHandlerCount, "beforeAssemblyReload subscribed");
-            Assert.True(go.GetComponent<AudioSource>().isPlaying, "the playback source runs");
+            Assert.AreEqual(audioBefore + 1, AudioSettings.HandlerCount, "OnAudioConfigurationChanged subscribed");
+            Assert.AreEqual(reloadBefore + 1, UnityEditor.AssemblyReloadEvents.BeforeHandlerCount, "beforeAssemblyReload subscribed");
+            Assert.IsTrue(v.OutputSource.isPlaying, "the playback source runs");
             AudioSettings.SimulateConfigurationChange(44100);
             try
             {
-                Assert.Equal(44100.0, Json.GetNumber(Json.ParseObject(v.BuildConfig(null).ToJson()), "output_sample_rate"),
+                Assert.AreEqual(44100.0, Json.GetNumber(Json.ParseObject(v.BuildConfig(null).ToJson()), "output_sample_rate"),
                              "the cached output rate follows a device change");
-                Assert.Equal(44100, go.GetComponent<AudioSource>().clip.frequency, "the playback source restarted at the new rate");
-                Assert.True(go.GetComponent<AudioSource>().isPlaying, "and plays");
+                Assert.AreEqual(44100, v.OutputSource.clip.frequency, "the playback source restarted at the new rate");
+                Assert.IsTrue(v.OutputSource.isPlaying, "and plays");
             }
             finally
             {
                 AudioSettings.SimulateConfigurationChange(48000);
             }
             v.enabled = false;
-            Assert.Equal(audioBefore, AudioSettings.HandlerCount, "unsubscribed on disable");
-            Assert.Equal(reloadBefore, UnityEditor.AssemblyReloadEvents.BeforeHandlerCount, "unsubscribed on disable");
+            Assert.AreEqual(audioBefore, AudioSettings.HandlerCount, "unsubscribed on disable");
+            Assert.AreEqual(reloadBefore, UnityEditor.AssemblyReloadEvents.BeforeHandlerCount, "unsubscribed on disable");
             UnityEngine.Object.Destroy(go);
         }
 
@@ -173,13 +175,14 @@ namespace RealtimeVoice.Tests
             var go = new GameObject("voice");
             var v = go.AddComponent<Component>();
             var data = new float[512];
+            var output = v.Output;
             for (int i = 0; i < data.Length; i++) data[i] = 1f;
-            v.InvokeMessage("OnAudioFilterRead", data, 2);
-            foreach (var x in data) Assert.True(x == 0f, "silence");
+            output.InvokeMessage("OnAudioFilterRead", data, 2);
+            foreach (var x in data) Assert.IsTrue(x == 0f, "silence");
             UnityEngine.Object.Destroy(go);
             for (int i = 0; i < data.Length; i++) data[i] = 1f;
-            v.InvokeMessage("OnAudioFilterRead", data, 2); // Unity may call it after OnDestroy
-            foreach (var x in data) Assert.True(x == 0f, "silence after destroy");
+            output.InvokeMessage("OnAudioFilterRead", data, 2); // Unity may call it after OnDestroy
+            foreach (var x in data) Assert.IsTrue(x == 0f, "silence after destroy");
         }
 
         [Test]
@@ -189,18 +192,18 @@ namespace RealtimeVoice.Tests
             var sample = go.AddComponent<MoveCubeBootstrap>();
             try
             {
-                Assert.True(sample.Voice != null && sample.Cube != null, "sample built the cube and the voice component");
+                Assert.IsTrue(sample.Voice != null && sample.Cube != null, "sample built the cube and the voice component");
                 var registry = new ToolRegistry();
                 registry.RegisterMethods(sample);
                 var decl = (Dictionary<string, object>)registry.Declarations()[0];
-                Assert.Equal("move_cube", (string)decl["name"], "tool name");
+                Assert.AreEqual("move_cube", (string)decl["name"], "tool name");
                 Exception err;
                 string output = registry.Invoke("move_cube", "{\"dx\":1,\"dy\":2,\"dz\":-0.5}", out err);
-                Assert.True(err == null, "no error");
-                Assert.Equal("{\"ok\":true,\"position\":[1,2,-0.5]}", output, "output reports the position");
-                Assert.Equal(2f, sample.Cube.position.y, "cube moved");
+                Assert.IsTrue(err == null, "no error");
+                Assert.AreEqual("{\"ok\":true,\"position\":[1,2,-0.5]}", output, "output reports the position");
+                Assert.AreEqual(2f, sample.Cube.position.y, "cube moved");
                 registry.Invoke("move_cube", "{\"dx\":100,\"dy\":0,\"dz\":0}", out err);
-                Assert.True(sample.Cube.position.x <= 6.0001f, "steps are clamped: " + sample.Cube.position.x);
+                Assert.IsTrue(sample.Cube.position.x <= 6.0001f, "steps are clamped: " + sample.Cube.position.x);
             }
             finally
             {
@@ -208,9 +211,10 @@ namespace RealtimeVoice.Tests
             }
         }
 
-        [Test(Live = true)]
+        [Test, Category("Live")]
         public static void ComponentCapturesMicPlaysModelAudioAndShutsDown()
         {
+            TestSupport.RequireServer();
             AudioSettings.outputSampleRate = 48000;
             Microphone.SimulatedChannels = 2; // a stereo mic exercises the downmix path
             var go = new GameObject("voice");
@@ -220,13 +224,14 @@ namespace RealtimeVoice.Tests
             var transcripts = new List<string>();
             try
             {
-                v.Url = TestRunner.ServerUrl;
+                v.Url = TestSupport.ServerUrl;
                 v.RegisterTools(cube);
                 v.onStateChanged.AddListener(s => states.Add(s));
                 v.onAssistantTranscript.AddListener((t, f) => { if (f) transcripts.Add(t); });
-                v.InvokeMessage("Start"); // connectOnStart
-                Assert.True(v.Session != null, "session created: " + string.Join(" | ", Debug.Messages.ToArray()));
-                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => v.InvokeMessage("Update"), 20000,
+                v.InvokeMessage("Start"); // connectOnStart: at the first Update
+                v.InvokeMessage("Update");
+                Assert.IsTrue(v.Session != null, "session created: " + string.Join(" | ", Debug.Messages.ToArray()));
+                Wait.Until(() => states.Contains(RealtimeState.Ready), () => v.InvokeMessage("Update"), 20000,
                                   () => LiveSessionTests.Seen("Ready", states, null) + " native state " + v.State + " log: " + string.Join(" | ", Debug.Messages.ToArray()));
 
                 // The simulated mic records 10 ms at a time (48 kHz stereo), as a device would; the
@@ -247,28 +252,28 @@ namespace RealtimeVoice.Tests
                         fed += 480;
                     }
                     v.InvokeMessage("Update");
-                    v.InvokeMessage("OnAudioFilterRead", output, 2);
+                    v.Output.InvokeMessage("OnAudioFilterRead", output, 2);
                     for (int i = 0; i < output.Length; i += 2)
                         if (output[i] != 0f) modelFrames++;
                     System.Threading.Thread.Sleep(10);
                 }
                 var stats = v.GetStats();
                 // Everything fed was pushed except the last partial 10 ms chunk: no gaps, no repeats.
-                Assert.True((long)stats.MicFramesIn >= fed - 480 && (long)stats.MicFramesIn <= fed,
+                Assert.IsTrue((long)stats.MicFramesIn >= fed - 480 && (long)stats.MicFramesIn <= fed,
                             "mic frames pushed " + stats.MicFramesIn + " of " + fed);
-                Assert.True(modelFrames >= rate, "model audio came out of OnAudioFilterRead: " + modelFrames);
-                Assert.True(transcripts.Count >= 1, "assistant transcript raised as a UnityEvent");
+                Assert.IsTrue(modelFrames >= rate, "model audio came out of OnAudioFilterRead: " + modelFrames);
+                Assert.IsTrue(transcripts.Count >= 1, "assistant transcript raised as a UnityEvent");
 
                 // A device change re-reads the output rate; playback continues at the new rate.
                 AudioSettings.SimulateConfigurationChange(44100);
-                v.InvokeMessage("OnAudioFilterRead", output, 2);
+                v.Output.InvokeMessage("OnAudioFilterRead", output, 2);
 
                 // Domain reload: the component and every native session are destroyed.
                 ulong handle = v.Session.Handle;
                 UnityEditor.AssemblyReloadEvents.SimulateBeforeReload();
-                Assert.True(v.Session == null, "session released before the reload");
-                Assert.Equal(RvStatus.InvalidHandle, NativeMethods.rv_session_state(handle), "native session destroyed");
-                Assert.True(!Microphone.IsRecording(null), "microphone stopped");
+                Assert.IsTrue(v.Session == null, "session released before the reload");
+                Assert.AreEqual(RvStatus.InvalidHandle, NativeMethods.rv_session_state(handle), "native session destroyed");
+                Assert.IsTrue(!Microphone.IsRecording(null), "microphone stopped");
             }
             finally
             {
@@ -278,9 +283,10 @@ namespace RealtimeVoice.Tests
             }
         }
 
-        [Test(Live = true)]
+        [Test, Category("Live")]
         public static void PushToTalkKeySendsOnlyWhileHeld()
         {
+            TestSupport.RequireServer();
             AudioSettings.outputSampleRate = 48000;
             var go = new GameObject("voice");
             var v = go.AddComponent<Component>();
@@ -288,12 +294,12 @@ namespace RealtimeVoice.Tests
             var finals = new List<string>();
             try
             {
-                v.Url = TestRunner.ServerUrl;
+                v.Url = TestSupport.ServerUrl;
                 v.PushToTalk = true; // the inspector default key is Space
                 v.onStateChanged.AddListener(s => states.Add(s));
                 v.onAssistantTranscript.AddListener((t, f) => { if (f) finals.Add(t); });
                 v.InvokeMessage("Start");
-                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => v.InvokeMessage("Update"), 20000,
+                Wait.Until(() => states.Contains(RealtimeState.Ready), () => v.InvokeMessage("Update"), 20000,
                                   () => LiveSessionTests.Seen("Ready", states, null) + " native state " + v.State + " log: " + string.Join(" | ", Debug.Messages.ToArray()));
                 var chunk = new float[480];
                 Action feed = () =>
@@ -306,19 +312,19 @@ namespace RealtimeVoice.Tests
                     v.InvokeMessage("Update");
                 };
                 feed(); // 100 ms before the key: read and skipped
-                Assert.Equal(0UL, v.GetStats().MicFramesIn, "nothing sent before the key is pressed");
+                Assert.AreEqual(0UL, v.GetStats().MicFramesIn, "nothing sent before the key is pressed");
                 Input.Down.Add(KeyCode.Space);
                 v.InvokeMessage("Update");
                 Input.Down.Clear();
-                Assert.True(v.IsTalking, "key down starts talking");
+                Assert.IsTrue(v.IsTalking, "key down starts talking");
                 for (int i = 0; i < 8; i++) feed(); // 800 ms held
                 Input.Up.Add(KeyCode.Space);
                 v.InvokeMessage("Update");
                 Input.Up.Clear();
-                Assert.True(!v.IsTalking, "key up ends the turn");
-                Assert.Equal(8UL * 4800, v.GetStats().MicFramesIn, "exactly the held audio was sent");
+                Assert.IsTrue(!v.IsTalking, "key up ends the turn");
+                Assert.AreEqual(8UL * 4800, v.GetStats().MicFramesIn, "exactly the held audio was sent");
                 var output = new float[960];
-                Assert.Eventually(() => finals.Count >= 1, () => { v.InvokeMessage("Update"); v.InvokeMessage("OnAudioFilterRead", output, 2); },
+                Wait.Until(() => finals.Count >= 1, () => { v.InvokeMessage("Update"); v.Output.InvokeMessage("OnAudioFilterRead", output, 2); },
                                   20000, "the model answers the committed turn");
             }
             finally
@@ -329,11 +335,12 @@ namespace RealtimeVoice.Tests
             }
         }
 
-        [Test(Live = true)]
+        [Test, Category("Live")]
         public static void EphemeralTokenFromTheProviderAuthenticates()
         {
+            TestSupport.RequireServer();
             string url = Environment.GetEnvironmentVariable("RV_TEST_KEYED_URL");
-            Assert.True(!string.IsNullOrEmpty(url), "keyed server given");
+            Assert.IsTrue(!string.IsNullOrEmpty(url), "keyed server given");
             foreach (var token in new[] { "ek_wrong_token", "ek_mono_test_token" })
             {
                 var go = new GameObject("voice");
@@ -350,11 +357,11 @@ namespace RealtimeVoice.Tests
                     v.InvokeMessage("Start");
                     bool good = token == "ek_mono_test_token";
                     var want = good ? RealtimeState.Ready : RealtimeState.Failed;
-                    Assert.Eventually(() => states.Contains(want), () => v.InvokeMessage("Update"), 20000,
+                    Wait.Until(() => states.Contains(want), () => v.InvokeMessage("Update"), 20000,
                                       () => token + " -> " + want + " (states " + string.Join(",", states.ConvertAll(x => x.ToString()).ToArray()) +
                                             "; native state " + v.State + "; session " + (v.Session == null ? "none" : v.Session.Handle.ToString()) +
                                             "; log " + string.Join(" | ", Debug.Messages.ToArray()) + ")");
-                    if (!good) Assert.True(errors.Count > 0, "the auth failure is reported");
+                    if (!good) Assert.IsTrue(errors.Count > 0, "the auth failure is reported");
                 }
                 finally
                 {

@@ -9,23 +9,46 @@ using System.Collections.Generic;
 
 namespace UnityEngine
 {
+    [Flags]
+    public enum HideFlags { None = 0, HideInHierarchy = 1, HideInInspector = 2, DontSaveInEditor = 4, NotEditable = 8,
+        DontSaveInBuild = 16, DontUnloadUnusedAsset = 32, DontSave = 52, HideAndDontSave = 61 }
+
     public class Object
     {
         public string name { get; set; }
+        public HideFlags hideFlags { get; set; }
         internal bool destroyed;
+
+        /// <summary>Test hook: Destroy was called on it.</summary>
+        public bool IsDestroyedForTests { get { return destroyed; } }
+
+        public static bool operator ==(Object a, Object b)
+        {
+            bool aNull = ReferenceEquals(a, null) || a.destroyed, bNull = ReferenceEquals(b, null) || b.destroyed;
+            if (aNull || bNull) return aNull && bNull;
+            return ReferenceEquals(a, b);
+        }
+        public static bool operator !=(Object a, Object b) { return !(a == b); }
+        public override bool Equals(object o) { return ReferenceEquals(this, o); }
+        public override int GetHashCode() { return base.GetHashCode(); }
+        public static implicit operator bool(Object o) { return o != null; }
+
+        public static T[] FindObjectsOfType<T>() where T : Object { return GameObject.AllLive<T>(); }
 
         public static void Destroy(Object obj)
         {
             if (obj == null) return;
             obj.destroyed = true;
             var go = obj as GameObject;
-            if (go != null) go.DestroyAll();
+            if (!ReferenceEquals(go, null)) go.DestroyAll();
         }
 
         public static void DestroyImmediate(Object obj) { Destroy(obj); }
     }
 
     public class ScriptableObject : Object { }
+
+    public class GUIStyle { }
 
     public static class GUILayout
     {
@@ -37,11 +60,13 @@ namespace UnityEngine
         public GameObject gameObject { get; internal set; }
         public Transform transform { get { return gameObject.transform; } }
         public T GetComponent<T>() where T : Component { return gameObject.GetComponent<T>(); }
+        public T[] GetComponentsInChildren<T>() where T : Component { return gameObject.GetComponentsInChildren<T>(); }
     }
 
     public class Behaviour : Component
     {
         private bool _enabled = true;
+        public bool isActiveAndEnabled { get { return _enabled && !destroyed && gameObject != null && !gameObject.IsDestroyedForTests; } }
         public bool enabled
         {
             get { return _enabled; }
@@ -68,6 +93,16 @@ namespace UnityEngine
 
     public sealed class Transform : Component
     {
+        internal readonly List<Transform> children = new List<Transform>();
+        public Transform parent { get; private set; }
+        public int childCount { get { return children.Count; } }
+        public Transform GetChild(int i) { return children[i]; }
+        public void SetParent(Transform p, bool worldPositionStays)
+        {
+            if (parent != null) parent.children.Remove(this);
+            parent = p;
+            if (p != null) p.children.Add(this);
+        }
         public Vector3 position { get; set; }
         public Vector3 localPosition { get { return position; } set { position = value; } }
         public Vector3 localScale { get; set; }
@@ -77,6 +112,7 @@ namespace UnityEngine
 
     public sealed class GameObject : Object
     {
+        private static readonly List<GameObject> s_live = new List<GameObject>();
         private readonly List<Component> _components = new List<Component>();
         public Transform transform { get; private set; }
 
@@ -87,6 +123,24 @@ namespace UnityEngine
             this.name = name;
             transform = new Transform { gameObject = this };
             _components.Add(transform);
+            s_live.Add(this);
+        }
+
+        internal static T[] AllLive<T>() where T : Object
+        {
+            var found = new List<T>();
+            foreach (var go in s_live)
+                foreach (var c in go._components)
+                    if (c is T && !c.destroyed) found.Add((T)(Object)c);
+            return found.ToArray();
+        }
+
+        public T[] GetComponentsInChildren<T>() where T : Component
+        {
+            var found = new List<T>();
+            foreach (var c in _components) if (c is T && !c.destroyed) found.Add((T)c);
+            foreach (var child in transform.children) found.AddRange(child.gameObject.GetComponentsInChildren<T>());
+            return found.ToArray();
         }
 
         public T AddComponent<T>() where T : Component, new()
@@ -120,12 +174,15 @@ namespace UnityEngine
             foreach (var c in _components.ToArray())
             {
                 var mb = c as MonoBehaviour;
-                if (mb != null)
+                if (mb != null && !mb.destroyed)
                 {
                     if (mb.enabled) mb.InvokeMessage("OnDisable");
                     mb.InvokeMessage("OnDestroy");
                 }
+                c.destroyed = true;
             }
+            foreach (var child in transform.children.ToArray()) Destroy(child.gameObject);
+            s_live.Remove(this);
         }
 
         public static GameObject CreatePrimitive(PrimitiveType type)
@@ -200,11 +257,30 @@ namespace UnityEngine
     {
         public static float deltaTime { get; set; }
         public static float unscaledDeltaTime { get; set; }
+        /// <summary>Test hook: tests advance it by hand.</summary>
+        public static float realtimeSinceStartup { get; set; }
+    }
+
+    public enum UserAuthorization { WebCam = 1, Microphone = 2 }
+
+    public class AsyncOperation
+    {
+        public bool isDone { get; internal set; }
+        public event Action<AsyncOperation> completed;
+        internal void Complete() { isDone = true; var h = completed; if (h != null) h(this); }
     }
 
     public static class Application
     {
         public static bool isPlaying { get; set; }
+        public static bool MicrophoneAuthorized = true;
+        public static AsyncOperation RequestUserAuthorization(UserAuthorization mode)
+        {
+            var op = new AsyncOperation();
+            op.Complete();
+            return op;
+        }
+        public static bool HasUserAuthorization(UserAuthorization mode) { return MicrophoneAuthorized; }
     }
 
     public static class Debug
@@ -273,9 +349,18 @@ namespace UnityEngine
         public bool loop { get; set; }
         public bool playOnAwake { get; set; }
         public float spatialBlend { get; set; }
+        public float volume { get; set; }
+        public bool spatialize { get; set; }
+        public bool spatializePostEffects { get; set; }
+        public Audio.AudioMixerGroup outputAudioMixerGroup { get; set; }
         public bool isPlaying { get; private set; }
-        public void Play() { isPlaying = true; }
+        public int PlayCount { get; private set; }
+        public readonly List<AudioClip> OneShots = new List<AudioClip>();
+        public AudioSource() { volume = 1f; }
+        public void Play() { isPlaying = true; PlayCount++; }
         public void Stop() { isPlaying = false; }
+        public void Pause() { isPlaying = false; }
+        public void PlayOneShot(AudioClip c) { OneShots.Add(c); }
     }
 
     public static class AudioSettings
@@ -300,17 +385,25 @@ namespace UnityEngine
         }
     }
 
-    /// <summary>A simulated microphone: tests write samples with Feed, which advances the position.</summary>
+    /// <summary>
+    /// A simulated microphone: tests write samples with Feed, which advances the position; the
+    /// position stands still otherwise (a stalled device). Unplug removes the device.
+    /// </summary>
     public static class Microphone
     {
         public static string[] devices = { "Stub Microphone" };
         public static int SimulatedChannels = 1;
+        public static int StartCount;
+        public static string LastStartedDevice;
         private static AudioClip s_clip;
         private static int s_position;
         private static bool s_recording;
 
         public static AudioClip Start(string deviceName, bool loop, int lengthSec, int frequency)
         {
+            StartCount++;
+            LastStartedDevice = deviceName;
+            if (devices.Length == 0 || (deviceName != null && Array.IndexOf(devices, deviceName) < 0)) return null;
             s_clip = AudioClip.Create("Microphone", lengthSec * frequency, SimulatedChannels, frequency, false);
             s_position = 0;
             s_recording = true;
@@ -333,6 +426,22 @@ namespace UnityEngine
             if (!s_recording) return;
             s_clip.SetData(interleaved, s_position);
             s_position = (s_position + interleaved.Length / s_clip.channels) % s_clip.samples;
+        }
+
+        /// <summary>Test hook: the device goes away (recording stops, the list is empty).</summary>
+        public static void Unplug()
+        {
+            devices = new string[0];
+            s_recording = false;
+        }
+
+        /// <summary>Test hook: back to one default device, not recording.</summary>
+        public static void Reset()
+        {
+            devices = new[] { "Stub Microphone" };
+            s_recording = false;
+            StartCount = 0;
+            LastStartedDevice = null;
         }
     }
 
@@ -403,11 +512,60 @@ namespace UnityEngine.Scripting
 
 namespace UnityEngine.Android
 {
+    public class PermissionCallbacks
+    {
+        public event Action<string> PermissionGranted;
+        public event Action<string> PermissionDenied;
+        public event Action<string> PermissionDeniedAndDontAskAgain;
+        internal void Raise(bool granted)
+        {
+            var h = granted ? PermissionGranted : PermissionDenied;
+            if (h != null) h(Permission.Microphone);
+            if (!granted && PermissionDeniedAndDontAskAgain != null) { }
+        }
+    }
+
     public static class Permission
     {
         public const string Microphone = "android.permission.RECORD_AUDIO";
-        public static bool HasUserAuthorizedPermission(string permission) { return true; }
-        public static void RequestUserPermission(string permission) { }
+        public static bool Granted = true;
+        public static int RequestCount;
+        public static bool HasUserAuthorizedPermission(string permission) { return Granted; }
+        public static void RequestUserPermission(string permission) { RequestCount++; }
+        public static void RequestUserPermission(string permission, PermissionCallbacks callbacks)
+        {
+            RequestCount++;
+            callbacks.Raise(Granted);
+        }
+    }
+}
+
+namespace UnityEngine.Audio
+{
+    public class AudioMixerGroup : Object { }
+}
+
+namespace UnityEngine.InputSystem
+{
+    public class InputAction
+    {
+        public struct CallbackContext { }
+        public bool enabled { get; private set; }
+        public event Action<CallbackContext> started;
+        public event Action<CallbackContext> canceled;
+        public void Enable() { enabled = true; }
+        public void Disable() { enabled = false; }
+        /// <summary>Test hook: the control is pressed (true) or released (false).</summary>
+        public void Simulate(bool pressed)
+        {
+            var h = pressed ? started : canceled;
+            if (h != null) h(new CallbackContext());
+        }
+    }
+
+    public class InputActionReference : ScriptableObject
+    {
+        public InputAction action { get; set; }
     }
 }
 #endif

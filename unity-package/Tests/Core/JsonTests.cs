@@ -1,36 +1,38 @@
-#if RV_MONO_TESTS
+#if RV_MONO_TESTS || UNITY_INCLUDE_TESTS
 using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Threading;
+using NUnit.Framework;
 
 namespace RealtimeVoice.Tests
 {
+    [TestFixture]
     public static class JsonTests
     {
         [Test]
         public static void ParsesEveryValueKind()
         {
             var o = Json.ParseObject("{\"s\":\"x\",\"n\":-1.5e2,\"i\":42,\"t\":true,\"f\":false,\"z\":null,\"a\":[1,\"two\",[]],\"o\":{}}");
-            Assert.Equal("x", (string)o["s"], "string");
-            Assert.Equal(-150.0, (double)o["n"], "exponent number");
-            Assert.Equal(42.0, (double)o["i"], "integer parses as double");
-            Assert.Equal(true, (bool)o["t"], "true");
-            Assert.Equal(false, (bool)o["f"], "false");
-            Assert.True(o.ContainsKey("z") && o["z"] == null, "null kept as a null value");
+            Assert.AreEqual("x", (string)o["s"], "string");
+            Assert.AreEqual(-150.0, (double)o["n"], "exponent number");
+            Assert.AreEqual(42.0, (double)o["i"], "integer parses as double");
+            Assert.AreEqual(true, (bool)o["t"], "true");
+            Assert.AreEqual(false, (bool)o["f"], "false");
+            Assert.IsTrue(o.ContainsKey("z") && o["z"] == null, "null kept as a null value");
             var a = (List<object>)o["a"];
-            Assert.Equal(3, a.Count, "array length");
-            Assert.Equal("two", (string)a[1], "array item");
-            Assert.Equal(0, ((List<object>)a[2]).Count, "empty array");
-            Assert.Equal(0, ((Dictionary<string, object>)o["o"]).Count, "empty object");
+            Assert.AreEqual(3, a.Count, "array length");
+            Assert.AreEqual("two", (string)a[1], "array item");
+            Assert.AreEqual(0, ((List<object>)a[2]).Count, "empty array");
+            Assert.AreEqual(0, ((Dictionary<string, object>)o["o"]).Count, "empty object");
         }
 
         [Test]
         public static void DecodesEscapesAndSurrogatePairs()
         {
             var s = (string)Json.Parse("\"a\\\"b\\\\c\\/d\\n\\t\\r\\b\\f\\u00e9\\ud83d\\ude00\"");
-            Assert.Equal("a\"b\\c/d\n\t\r\b\f\u00e9\U0001F600", s, "escapes");
-            Assert.Equal("h\u00e9llo \U0001F600", (string)Json.Parse("\"h\u00e9llo \U0001F600\""), "raw UTF-16 passes through");
+            Assert.AreEqual("a\"b\\c/d\n\t\r\b\f\u00e9\U0001F600", s, "escapes");
+            Assert.AreEqual("h\u00e9llo \U0001F600", (string)Json.Parse("\"h\u00e9llo \U0001F600\""), "raw UTF-16 passes through");
         }
 
         [Test]
@@ -42,27 +44,27 @@ namespace RealtimeVoice.Tests
                 "\"unterminated", "\"bad \\x escape\"", "\"\\u12G4\"", "\"tab\tinside\"", "{} x", "[\"a\",]", "1e999",
             };
             foreach (var text in bad)
-                Assert.Throws<JsonException>(() => Json.Parse(text), "invalid input " + text);
+                Assert.Catch<JsonException>(() => Json.Parse(text), "invalid input " + text);
             object v;
-            Assert.True(!Json.TryParse("{", out v) && v == null, "TryParse reports failure");
-            Assert.True(Json.TryParse(" [ ] ", out v) && v is List<object>, "TryParse succeeds with whitespace");
+            Assert.IsTrue(!Json.TryParse("{", out v) && v == null, "TryParse reports failure");
+            Assert.IsTrue(Json.TryParse(" [ ] ", out v) && v is List<object>, "TryParse succeeds with whitespace");
         }
 
         [Test]
         public static void RejectsDeepNestingWithoutStackOverflow()
         {
             string deep = new string('[', 100000) + new string(']', 100000);
-            Assert.Throws<JsonException>(() => Json.Parse(deep), "deep nesting");
+            Assert.Catch<JsonException>(() => Json.Parse(deep), "deep nesting");
             string ok = new string('[', 50) + new string(']', 50);
-            Assert.True(Json.Parse(ok) is List<object>, "moderate nesting parses");
+            Assert.IsTrue(Json.Parse(ok) is List<object>, "moderate nesting parses");
         }
 
         [Test]
         public static void SerializesWithCorrectEscaping()
         {
             string s = Json.Serialize("q\"b\\n\nc\u0001\u001f\u2028é😀");
-            Assert.Equal("\"q\\\"b\\\\n\\nc\\u0001\\u001f\\u2028é😀\"", s, "escaped string");
-            Assert.Equal("q\"b\\n\nc\u0001\u001f\u2028é😀", (string)Json.Parse(s), "round trip");
+            Assert.AreEqual("\"q\\\"b\\\\n\\nc\\u0001\\u001f\\u2028é😀\"", s, "escaped string");
+            Assert.AreEqual("q\"b\\n\nc\u0001\u001f\u2028é😀", (string)Json.Parse(s), "round trip");
         }
 
         [Test]
@@ -80,17 +82,17 @@ namespace RealtimeVoice.Tests
                     { "list", new List<object> { 1, "x", false } }, { "arr", new[] { 1.5, 2.0 } },
                 };
                 string json = Json.Serialize(value);
-                Assert.True(json.Contains("\"d\":0.1,") && json.Contains("\"neg\":-2.5,"), "invariant decimals: " + json);
+                Assert.IsTrue(json.Contains("\"d\":0.1,") && json.Contains("\"neg\":-2.5,"), "invariant decimals: " + json);
                 var back = Json.ParseObject(json);
-                Assert.Equal(0.1, (double)back["d"], "double round trip");
-                Assert.Equal(0.1, (double)back["f"], "float written as its shortest form");
-                Assert.Equal(1e300, (double)back["big"], "large double");
-                Assert.Equal(-2.5, (double)back["neg"], "negative");
-                Assert.Equal(9007199254740992.0, (double)back["l"], "long");
-                Assert.True(back["nan"] == null && back["inf"] == null, "non-finite numbers become null");
-                Assert.Equal(3, ((List<object>)back["list"]).Count, "list");
-                Assert.Equal(2.0, (double)((List<object>)back["arr"])[1], "array");
-                Assert.Equal(1.5, (double)Json.Parse("1.5"), "parse with a comma culture active");
+                Assert.AreEqual(0.1, (double)back["d"], "double round trip");
+                Assert.AreEqual(0.1, (double)back["f"], "float written as its shortest form");
+                Assert.AreEqual(1e300, (double)back["big"], "large double");
+                Assert.AreEqual(-2.5, (double)back["neg"], "negative");
+                Assert.AreEqual(9007199254740992.0, (double)back["l"], "long");
+                Assert.IsTrue(back["nan"] == null && back["inf"] == null, "non-finite numbers become null");
+                Assert.AreEqual(3, ((List<object>)back["list"]).Count, "list");
+                Assert.AreEqual(2.0, (double)((List<object>)back["arr"])[1], "array");
+                Assert.AreEqual(1.5, (double)Json.Parse("1.5"), "parse with a comma culture active");
             }
             finally
             {
@@ -102,32 +104,32 @@ namespace RealtimeVoice.Tests
         public static void RawJsonIsWrittenVerbatimAndValidated()
         {
             var doc = new Dictionary<string, object> { { "schema", new JsonRaw("{\"type\":\"object\"}") } };
-            Assert.Equal("{\"schema\":{\"type\":\"object\"}}", Json.Serialize(doc), "raw embedded");
-            Assert.Throws<JsonException>(() => new JsonRaw("{oops"), "invalid raw JSON");
+            Assert.AreEqual("{\"schema\":{\"type\":\"object\"}}", Json.Serialize(doc), "raw embedded");
+            Assert.Catch<JsonException>(() => new JsonRaw("{oops"), "invalid raw JSON");
         }
 
         [Test]
         public static void UnsupportedValuesAndCyclesAreErrors()
         {
-            Assert.Throws<JsonException>(() => Json.Serialize(new object()), "plain object");
+            Assert.Catch<JsonException>(() => Json.Serialize(new object()), "plain object");
             var cyclic = new List<object>();
             cyclic.Add(cyclic);
-            Assert.Throws<JsonException>(() => Json.Serialize(cyclic), "cycle");
+            Assert.Catch<JsonException>(() => Json.Serialize(cyclic), "cycle");
             var badKeys = new Dictionary<int, object> { { 1, 2 } };
-            Assert.Throws<JsonException>(() => Json.Serialize(badKeys), "non-string keys");
+            Assert.Catch<JsonException>(() => Json.Serialize(badKeys), "non-string keys");
         }
 
         [Test]
         public static void TypedAccessorsFallBack()
         {
             var o = Json.ParseObject("{\"s\":\"x\",\"n\":3,\"b\":true,\"o\":{\"k\":1}}");
-            Assert.Equal("x", Json.GetString(o, "s"), "string");
-            Assert.Equal("fb", Json.GetString(o, "n", "fb"), "mistyped string falls back");
-            Assert.Equal(3.0, Json.GetNumber(o, "n"), "number");
-            Assert.Equal(-1.0, Json.GetNumber(o, "missing", -1), "missing number falls back");
-            Assert.Equal(true, Json.GetBool(o, "b"), "bool");
-            Assert.Equal(1.0, Json.GetNumber(Json.GetObject(o, "o"), "k"), "nested object");
-            Assert.True(Json.GetObject(o, "s") == null, "mistyped object is null");
+            Assert.AreEqual("x", Json.GetString(o, "s"), "string");
+            Assert.AreEqual("fb", Json.GetString(o, "n", "fb"), "mistyped string falls back");
+            Assert.AreEqual(3.0, Json.GetNumber(o, "n"), "number");
+            Assert.AreEqual(-1.0, Json.GetNumber(o, "missing", -1), "missing number falls back");
+            Assert.AreEqual(true, Json.GetBool(o, "b"), "bool");
+            Assert.AreEqual(1.0, Json.GetNumber(Json.GetObject(o, "o"), "k"), "nested object");
+            Assert.IsTrue(Json.GetObject(o, "s") == null, "mistyped object is null");
         }
 
         [Test]
@@ -139,7 +141,7 @@ namespace RealtimeVoice.Tests
                 object doc = RandomValue(rng, 0);
                 string a = Json.Serialize(doc);
                 string b = Json.Serialize(Json.Parse(a));
-                Assert.Equal(a, b, "serialize(parse(serialize(x))) is stable");
+                Assert.AreEqual(a, b, "serialize(parse(serialize(x))) is stable");
             }
         }
 

@@ -1,8 +1,10 @@
-#if RV_MONO_TESTS
+#if RV_MONO_TESTS || UNITY_INCLUDE_TESTS
 using System;
+using NUnit.Framework;
 
 namespace RealtimeVoice.Tests
 {
+    [TestFixture]
     public static class MicRingReaderTests
     {
         [Test]
@@ -38,28 +40,28 @@ namespace RealtimeVoice.Tests
                     read += chunk;
                     reader.Advance();
                 }
-                Assert.True(reader.Available(writePos) < chunk, "only a partial chunk is left behind");
+                Assert.IsTrue(reader.Available(writePos) < chunk, "only a partial chunk is left behind");
             }
-            Assert.True(read > 100000, "many wraps exercised: " + read);
-            Assert.Equal(written - read, (long)reader.Available(writePos), "unread remainder accounted");
+            Assert.IsTrue(read > 100000, "many wraps exercised: " + read);
+            Assert.AreEqual(written - read, (long)reader.Available(writePos), "unread remainder accounted");
         }
 
         [Test]
         public static void AvailableHandlesWrapAndBadPositions()
         {
             var reader = new MicRingReader(100, 10);
-            Assert.Equal(0, reader.Available(0), "empty");
-            Assert.Equal(95, reader.Available(95), "before wrap");
+            Assert.AreEqual(0, reader.Available(0), "empty");
+            Assert.AreEqual(95, reader.Available(95), "before wrap");
             for (int i = 0; i < 9; i++) reader.Advance();
-            Assert.Equal(90, reader.ReadPosition, "advanced");
-            Assert.Equal(15, reader.Available(5), "after the writer wrapped");
+            Assert.AreEqual(90, reader.ReadPosition, "advanced");
+            Assert.AreEqual(15, reader.Available(5), "after the writer wrapped");
             reader.Advance();
-            Assert.Equal(0, reader.ReadPosition, "read position wraps");
-            Assert.Equal(0, reader.Available(-1), "negative position ignored");
-            Assert.Equal(0, reader.Available(100), "out-of-range position ignored");
+            Assert.AreEqual(0, reader.ReadPosition, "read position wraps");
+            Assert.AreEqual(0, reader.Available(-1), "negative position ignored");
+            Assert.AreEqual(0, reader.Available(100), "out-of-range position ignored");
             reader.Reset(42);
-            Assert.Equal(42, reader.ReadPosition, "reset to the writer");
-            Assert.Throws<ArgumentOutOfRangeException>(() => new MicRingReader(10, 10), "chunk must be smaller than the ring");
+            Assert.AreEqual(42, reader.ReadPosition, "reset to the writer");
+            Assert.Catch<ArgumentOutOfRangeException>(() => new MicRingReader(10, 10), "chunk must be smaller than the ring");
         }
     }
 }

@@ -1,13 +1,15 @@
 // RealtimeSession against the local Realtime server (rv-mock-server), through the real
 // native library: connect, stream mic audio, server VAD, a move_cube tool call answered by a
 // C# handler, model audio pulled for playback, typed events.
-// RV_TEST_SERVER_URL: the server's ws:// URL. RV_TEST_SCRIPTED_TOOL=1: the server's first
-// response is the scripted move_cube call {"dx":1,"dy":0,"dz":0}.
-#if RV_MONO_TESTS
+// RV_TEST_SERVER_URL: the server's ws:// URL. RV_TEST_TOOL_SERVER_URL: a server of its own for
+// ConversationEndToEnd; with RV_TEST_SCRIPTED_TOOL=1 its first response is the scripted
+// move_cube call {"dx":1,"dy":0,"dz":0}.
+#if RV_MONO_TESTS || UNITY_INCLUDE_TESTS
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using RealtimeVoice.Native;
+using NUnit.Framework;
 
 namespace RealtimeVoice.Tests
 {
@@ -27,6 +29,7 @@ namespace RealtimeVoice.Tests
         }
     }
 
+    [TestFixture]
     public static class LiveSessionTests
     {
         internal static bool ScriptedTool { get { return Environment.GetEnvironmentVariable("RV_TEST_SCRIPTED_TOOL") == "1"; } }
@@ -34,7 +37,7 @@ namespace RealtimeVoice.Tests
         /// <summary>What the scripted server transcribes the first user turn as.</summary>
         internal const string ScriptedUserTranscript = "Move the cube one meter to the right.";
 
-        internal static string Config(int outputRate, bool forwardServerEvents = false, bool transcribeInput = false)
+        internal static string Config(int outputRate, bool forwardServerEvents = false, bool transcribeInput = false, string url = null)
         {
             return new RealtimeConfig
             {
@@ -42,7 +45,7 @@ namespace RealtimeVoice.Tests
                     ? (Dictionary<string, object>)Json.Parse("{\"audio\":{\"input\":{\"transcription\":{\"model\":\"gpt-4o-mini-transcribe\"}}}}")
                     : null,
                 ForwardServerEvents = forwardServerEvents ? true : (bool?)null,
-                Url = TestRunner.ServerUrl,
+                Url = url ?? TestSupport.ServerUrl,
                 Instructions = "You control a cube.",
                 Voice = "alloy",
                 OutputSampleRate = outputRate,
@@ -70,9 +73,10 @@ namespace RealtimeVoice.Tests
             }
         }
 
-        [Test(Live = true, Order = -1)] // first: it gets the server's scripted tool call
+        [Test, Category("Live")] // on its own server: its first response is the scripted tool call
         public static void ConversationEndToEnd()
         {
+            TestSupport.RequireServer();
             var cube = new Cube();
             var kinds = new HashSet<RealtimeEventKind>();
             var states = new List<RealtimeState>();
@@ -83,7 +87,7 @@ namespace RealtimeVoice.Tests
             const int rate = 48000, outChannels = 2;
             var sessionUpdates = new List<Dictionary<string, object>>();
             var userFinal = new List<string>();
-            using (var s = new RealtimeSession(Config(rate, forwardServerEvents: true, transcribeInput: true)))
+            using (var s = new RealtimeSession(Config(rate, forwardServerEvents: true, transcribeInput: true, url: TestSupport.ToolServerUrl)))
             {
                 s.RegisterTools(cube); // before Connect: goes into the first session.update
                 s.Event += ev =>
@@ -100,8 +104,8 @@ namespace RealtimeVoice.Tests
                 s.UserTranscript += (text, final) => { if (final) userFinal.Add(text); };
                 s.Error += (code, message, fatal) => errors.Add(code + ": " + message);
                 s.Connect();
-                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => s.Poll(), 20000, () => Seen("Ready", states, errors) + " native state " + s.State);
-                Assert.Equal(RealtimeState.Ready, s.State, "native state");
+                Wait.Until(() => states.Contains(RealtimeState.Ready), () => s.Poll(), 20000, () => Seen("Ready", states, errors) + " native state " + s.State);
+                Assert.AreEqual(RealtimeState.Ready, s.State, "native state");
 
                 // Stream 1.2 s of speech then 1 s of silence from a 48 kHz mono mic in 20 ms pushes,
                 // pulling playback as an audio device would, until the responses are done.
@@ -126,7 +130,7 @@ namespace RealtimeVoice.Tests
                     for (int k = 0; k < 2; k++)
                     {
                         int got = s.PullPlayback(output, 480, outChannels, rate);
-                        Assert.True(got >= 0 && got <= 480, "pull returns frames with model audio: " + got);
+                        Assert.IsTrue(got >= 0 && got <= 480, "pull returns frames with model audio: " + got);
                         modelFrames += got;
                         foreach (var x in output) peak = Math.Max(peak, Math.Abs(x));
                     }
@@ -138,51 +142,52 @@ namespace RealtimeVoice.Tests
                                   "peak={4:F3} responses={5} tool_calls={6} last_response_latency_ms={7} underruns={8} events={9}",
                                   stats.MicFramesIn, stats.AudioBytesSent, stats.AudioBytesReceived, modelFrames, peak,
                                   stats.Responses, stats.ToolCalls, stats.LastResponseLatencyMs, stats.PlaybackUnderruns, rawEvents);
-                Assert.True(errors.Count == 0, "no errors: " + string.Join("; ", errors.ToArray()));
-                Assert.True(stats.MicFramesIn >= (ulong)rate, "mic frames counted: " + stats.MicFramesIn);
-                Assert.True(stats.AudioBytesSent > 0, "audio sent: " + stats.AudioBytesSent);
-                Assert.True(stats.AudioBytesReceived > 0, "model audio received: " + stats.AudioBytesReceived);
-                Assert.True(responsesDone >= wanted, "responses done: " + responsesDone);
+                Assert.IsTrue(errors.Count == 0, "no errors: " + string.Join("; ", errors.ToArray()));
+                Assert.IsTrue(stats.MicFramesIn >= (ulong)rate, "mic frames counted: " + stats.MicFramesIn);
+                Assert.IsTrue(stats.AudioBytesSent > 0, "audio sent: " + stats.AudioBytesSent);
+                Assert.IsTrue(stats.AudioBytesReceived > 0, "model audio received: " + stats.AudioBytesReceived);
+                Assert.IsTrue(responsesDone >= wanted, "responses done: " + responsesDone);
                 // The default answer is ~1.5 s of model audio at 24 kHz -> ~72000 frames at 48 kHz.
-                Assert.True(modelFrames > rate, "model audio played: " + modelFrames + " frames");
-                Assert.True(peak > 0.01, "audible model audio, peak " + peak);
-                Assert.True(assistantFinal.Contains("Sure, moving the cube."), "final transcript: " + string.Join("|", assistantFinal.ToArray()));
+                Assert.IsTrue(modelFrames > rate, "model audio played: " + modelFrames + " frames");
+                Assert.IsTrue(peak > 0.01, "audible model audio, peak " + peak);
+                Assert.IsTrue(assistantFinal.Contains("Sure, moving the cube."), "final transcript: " + string.Join("|", assistantFinal.ToArray()));
                 foreach (var k in new[] { RealtimeEventKind.State, RealtimeEventKind.SessionReady, RealtimeEventKind.SpeechStarted,
                                           RealtimeEventKind.SpeechStopped, RealtimeEventKind.ResponseStarted,
                                           RealtimeEventKind.AssistantTranscript, RealtimeEventKind.ResponseDone })
-                    Assert.True(kinds.Contains(k), "typed event seen: " + k);
-                Assert.True(rawEvents >= kinds.Count, "raw JSON raised for every event");
+                    Assert.IsTrue(kinds.Contains(k), "typed event seen: " + k);
+                Assert.IsTrue(rawEvents >= kinds.Count, "raw JSON raised for every event");
                 // The server confirmed the tools in its first session.updated, in the GA flat shape.
-                Assert.True(sessionUpdates.Count >= 1, "session.updated forwarded");
+                Assert.IsTrue(sessionUpdates.Count >= 1, "session.updated forwarded");
                 object toolsObj;
-                Assert.True(sessionUpdates[0].TryGetValue("tools", out toolsObj) && toolsObj is List<object>, "tools in the first session.updated");
+                Assert.IsTrue(sessionUpdates[0].TryGetValue("tools", out toolsObj) && toolsObj is List<object>, "tools in the first session.updated");
                 var tool = (Dictionary<string, object>)((List<object>)toolsObj)[0];
-                Assert.Equal("move_cube", Json.GetString(tool, "name"), "declared tool");
-                Assert.Equal("function", Json.GetString(tool, "type"), "flat function tool");
-                Assert.Equal("auto", Json.GetString(sessionUpdates[0], "tool_choice"), "tool_choice");
+                Assert.AreEqual("move_cube", Json.GetString(tool, "name"), "declared tool");
+                Assert.AreEqual("function", Json.GetString(tool, "type"), "flat function tool");
+                Assert.AreEqual("auto", Json.GetString(sessionUpdates[0], "tool_choice"), "tool_choice");
                 if (ScriptedTool)
                 {
-                    Assert.True(userFinal.Contains(ScriptedUserTranscript), "user transcript: " + string.Join("|", userFinal.ToArray()));
-                    Assert.True(kinds.Contains(RealtimeEventKind.UserTranscript), "typed event seen: UserTranscript");
-                    Assert.Equal(1, toolCalls.Count, "one tool call dispatched");
-                    Assert.Equal("move_cube", toolCalls[0].Name, "tool name");
-                    Assert.Equal("{\"ok\":true}", toolCalls[0].Output, "handler output submitted");
-                    Assert.True(toolCalls[0].Exception == null, "handler did not throw");
-                    Assert.Equal(1, cube.Moves, "handler ran once");
-                    Assert.Equal(1.0, cube.X, "dx applied from the model's arguments");
-                    Assert.True(stats.ToolCalls >= 1, "native counted the call");
+                    Assert.IsTrue(userFinal.Contains(ScriptedUserTranscript), "user transcript: " + string.Join("|", userFinal.ToArray()));
+                    Assert.IsTrue(kinds.Contains(RealtimeEventKind.UserTranscript), "typed event seen: UserTranscript");
+                    Assert.AreEqual(1, toolCalls.Count, "one tool call dispatched");
+                    Assert.AreEqual("move_cube", toolCalls[0].Name, "tool name");
+                    Assert.AreEqual("{\"ok\":true}", toolCalls[0].Output, "handler output submitted");
+                    Assert.IsTrue(toolCalls[0].Exception == null, "handler did not throw");
+                    Assert.AreEqual(1, cube.Moves, "handler ran once");
+                    Assert.AreEqual(1.0, cube.X, "dx applied from the model's arguments");
+                    Assert.IsTrue(stats.ToolCalls >= 1, "native counted the call");
                 }
                 s.Close();
-                Assert.Eventually(() => s.State == RealtimeState.Closed, () => s.Poll(), 3000, "Closed after Close");
+                Wait.Until(() => s.State == RealtimeState.Closed, () => s.Poll(), 3000, "Closed after Close");
             }
         }
 
-        [Test(Live = true)]
+        [Test, Category("Live")]
         public static void SecureWebSocketWithATrustedTestCa()
         {
+            TestSupport.RequireServer();
             string url = Environment.GetEnvironmentVariable("RV_TEST_TLS_URL");
             string caPath = Environment.GetEnvironmentVariable("RV_TEST_CA_PEM");
-            Assert.True(!string.IsNullOrEmpty(url) && url.StartsWith("wss://"), "wss server given: " + url);
+            Assert.IsTrue(!string.IsNullOrEmpty(url) && url.StartsWith("wss://"), "wss server given: " + url);
             string pem = System.IO.File.ReadAllText(caPath);
 
             // Verification stays on: without the test CA the handshake must fail.
@@ -197,10 +202,10 @@ namespace RealtimeVoice.Tests
                 s.StateChanged += st => untrusted.Add(st);
                 s.Error += (c, m, f) => errors.Add(c + ": " + m);
                 s.Connect();
-                Assert.Eventually(() => untrusted.Contains(RealtimeState.Failed), () => s.Poll(), 20000,
+                Wait.Until(() => untrusted.Contains(RealtimeState.Failed), () => s.Poll(), 20000,
                                   "untrusted certificate fails (states " + string.Join(",", untrusted.ConvertAll(x => x.ToString()).ToArray()) + ")");
-                Assert.True(!untrusted.Contains(RealtimeState.Ready), "never ready without trust");
-                Assert.True(errors.Count > 0, "an error explains why");
+                Assert.IsTrue(!untrusted.Contains(RealtimeState.Ready), "never ready without trust");
+                Assert.IsTrue(errors.Count > 0, "an error explains why");
             }
 
             var states = new List<RealtimeState>();
@@ -213,7 +218,7 @@ namespace RealtimeVoice.Tests
                 s.Connect();
                 try
                 {
-                    Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => s.Poll(), 20000, "Ready over wss://");
+                    Wait.Until(() => states.Contains(RealtimeState.Ready), () => s.Poll(), 20000, "Ready over wss://");
                 }
                 catch (AssertionException e)
                 {
@@ -221,26 +226,27 @@ namespace RealtimeVoice.Tests
                 }
                 s.SendText("Hello over TLS");
                 var buf = new float[960];
-                Assert.Eventually(() => frames > 0, () => { s.Poll(); frames += s.PullPlayback(buf, 480, 2, 48000); }, 20000,
+                Wait.Until(() => frames > 0, () => { s.Poll(); frames += s.PullPlayback(buf, 480, 2, 48000); }, 20000,
                                   "model audio over wss://");
             }
         }
 
-        [Test(Live = true)]
+        [Test, Category("Live")]
         public static void PushToTalkTurn()
         {
+            TestSupport.RequireServer();
             // Server VAD off (turn_detection null): the client commits the turn and asks for the answer.
             var states = new List<RealtimeState>();
             var errors = new List<string>();
             int speechStarted = 0, done = 0;
-            using (var s = new RealtimeSession(new RealtimeConfig { Url = TestRunner.ServerUrl, ServerVad = false, OutputSampleRate = 48000 }.ToJson()))
+            using (var s = new RealtimeSession(new RealtimeConfig { Url = TestSupport.ServerUrl, ServerVad = false, OutputSampleRate = 48000 }.ToJson()))
             {
                 s.StateChanged += st => states.Add(st);
                 s.Error += (c, m, f) => errors.Add(c + ": " + m);
                 s.SpeechStarted += () => speechStarted++;
                 s.ResponseDone += (id, st) => done++;
                 s.Connect();
-                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => s.Poll(), 20000, () => Seen("Ready", states, errors) + " native state " + s.State);
+                Wait.Until(() => states.Contains(RealtimeState.Ready), () => s.Poll(), 20000, () => Seen("Ready", states, errors) + " native state " + s.State);
                 var mic = new float[480];
                 for (long f = 0; f < 48000; f += 480)
                 {
@@ -251,16 +257,17 @@ namespace RealtimeVoice.Tests
                 s.CreateResponse();
                 var buf = new float[960];
                 long frames = 0;
-                Assert.Eventually(() => done >= 1 && frames > 24000, () => { s.Poll(); frames += s.PullPlayback(buf, 480, 2, 48000); },
+                Wait.Until(() => done >= 1 && frames > 24000, () => { s.Poll(); frames += s.PullPlayback(buf, 480, 2, 48000); },
                                   20000, "answer after commit");
-                Assert.Equal(0, speechStarted, "no server VAD in push-to-talk");
-                Assert.True(errors.Count == 0, "no errors (turn_detection null accepted): " + string.Join("; ", errors.ToArray()));
+                Assert.AreEqual(0, speechStarted, "no server VAD in push-to-talk");
+                Assert.IsTrue(errors.Count == 0, "no errors (turn_detection null accepted): " + string.Join("; ", errors.ToArray()));
             }
         }
 
-        [Test(Live = true)]
+        [Test, Category("Live")]
         public static void TextTurnAndCancel()
         {
+            TestSupport.RequireServer();
             var finals = new List<string>();
             var states = new List<RealtimeState>();
             var errors = new List<string>();
@@ -272,13 +279,13 @@ namespace RealtimeVoice.Tests
                 s.AssistantTranscript += (t, f) => { if (f) finals.Add(t); };
                 s.ResponseStarted += id => started++;
                 s.Connect();
-                Assert.Eventually(() => states.Contains(RealtimeState.Ready), () => s.Poll(), 20000, () => Seen("Ready", states, errors) + " native state " + s.State);
+                Wait.Until(() => states.Contains(RealtimeState.Ready), () => s.Poll(), 20000, () => Seen("Ready", states, errors) + " native state " + s.State);
                 s.SendText("Move the cube to the left, s'il vous plaît ✓");
                 var buf = new float[441 * 2];
                 long frames = 0;
-                Assert.Eventually(() => frames > 0, () => { s.Poll(); frames += s.PullPlayback(buf, 441, 2, 44100); }, 20000,
+                Wait.Until(() => frames > 0, () => { s.Poll(); frames += s.PullPlayback(buf, 441, 2, 44100); }, 20000,
                                   "model audio at 44.1 kHz");
-                Assert.True(started >= 1, "response started");
+                Assert.IsTrue(started >= 1, "response started");
                 s.CancelResponse(); // barge-in by button: playback is flushed at once
                 long after = 0;
                 for (int i = 0; i < 20; i++)
@@ -286,7 +293,7 @@ namespace RealtimeVoice.Tests
                     s.Poll();
                     after += s.PullPlayback(buf, 441, 2, 44100);
                 }
-                Assert.True(after < 441 * 20, "playback stops after cancel (" + after + " frames)");
+                Assert.IsTrue(after < 441 * 20, "playback stops after cancel (" + after + " frames)");
             }
         }
     }

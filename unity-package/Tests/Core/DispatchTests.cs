@@ -1,12 +1,14 @@
 // Poll's dispatch logic fed with event and tool-call JSON directly (an offline native session
 // stands behind it, so submitting a result for an unknown call id fails natively, as it would
 // for a call from a dropped connection).
-#if RV_MONO_TESTS
+#if RV_MONO_TESTS || UNITY_INCLUDE_TESTS
 using System;
 using System.Collections.Generic;
+using NUnit.Framework;
 
 namespace RealtimeVoice.Tests
 {
+    [TestFixture]
     public static class DispatchTests
     {
         [Test]
@@ -45,7 +47,7 @@ namespace RealtimeVoice.Tests
                     "raw kind:AssistantTranscript assistant:Hi:False raw kind:AssistantTranscript assistant:Hi there:True " +
                     "raw kind:AudioInterrupted interrupted:i2:840 raw kind:ResponseDone done:r1:cancelled " +
                     "raw kind:Error error:rate_limited:slow down:False raw kind:Log log:warn:m raw kind:Unknown";
-                Assert.Equal(want, got, "dispatch order and typing");
+                Assert.AreEqual(want, got, "dispatch order and typing");
             }
         }
 
@@ -64,9 +66,9 @@ namespace RealtimeVoice.Tests
                 s.DispatchEvent("{\"type\":\"state\",\"state\":\"closed\"}");
                 s.DispatchEvent("not json at all");
                 s.DispatchEvent("[1,2]");
-                Assert.Equal(2, states, "both state changes delivered despite the throwing subscriber");
-                Assert.Equal(2, caught.Count, "each subscriber exception reported");
-                Assert.Equal("malformed_event,malformed_event", string.Join(",", errors.ToArray()), "malformed events reported");
+                Assert.AreEqual(2, states, "both state changes delivered despite the throwing subscriber");
+                Assert.AreEqual(2, caught.Count, "each subscriber exception reported");
+                Assert.AreEqual("malformed_event,malformed_event", string.Join(",", errors.ToArray()), "malformed events reported");
             }
         }
 
@@ -89,18 +91,18 @@ namespace RealtimeVoice.Tests
                 s.DispatchToolCall("{\"call_id\":\"c4\",\"name\":\"fly\",\"arguments\":{},\"arguments_raw\":\"{}\"}");
                 s.DispatchToolCall("{\"name\":\"move_cube\"}");
 
-                Assert.Equal(4, calls.Count, "four answered calls (the one without call_id cannot be answered)");
-                Assert.Equal(2.0, cube.X, "handler ran with bound arguments");
-                Assert.Equal(-1.0, cube.Z, "dz bound");
-                Assert.Equal("{\"ok\":true}", calls[0].Output, "handler output");
-                Assert.Equal("kaboom", Json.GetString(Json.ParseObject(calls[1].Output), "error"), "exception -> error output");
-                Assert.True(calls[1].Exception is InvalidOperationException, "exception kept for logging");
-                Assert.True(Json.GetString(Json.ParseObject(calls[2].Output), "error").Contains("not valid JSON"), "invalid arguments");
-                Assert.Equal(1, cube.Moves, "the handler did not run for invalid arguments");
-                Assert.True(Json.GetString(Json.ParseObject(calls[3].Output), "error").Contains("unknown tool"), "unknown tool");
+                Assert.AreEqual(4, calls.Count, "four answered calls (the one without call_id cannot be answered)");
+                Assert.AreEqual(2.0, cube.X, "handler ran with bound arguments");
+                Assert.AreEqual(-1.0, cube.Z, "dz bound");
+                Assert.AreEqual("{\"ok\":true}", calls[0].Output, "handler output");
+                Assert.AreEqual("kaboom", Json.GetString(Json.ParseObject(calls[1].Output), "error"), "exception -> error output");
+                Assert.IsTrue(calls[1].Exception is InvalidOperationException, "exception kept for logging");
+                Assert.IsTrue(Json.GetString(Json.ParseObject(calls[2].Output), "error").Contains("not valid JSON"), "invalid arguments");
+                Assert.AreEqual(1, cube.Moves, "the handler did not run for invalid arguments");
+                Assert.IsTrue(Json.GetString(Json.ParseObject(calls[3].Output), "error").Contains("unknown tool"), "unknown tool");
                 // The offline native session has no open calls: each submit fails natively and is reported, not thrown.
-                Assert.Equal(4, errors.FindAll(e => e == "tool_result_failed").Count, "submit failures reported");
-                Assert.Equal(1, errors.FindAll(e => e == "malformed_tool_call").Count, "call without call_id reported");
+                Assert.AreEqual(4, errors.FindAll(e => e == "tool_result_failed").Count, "submit failures reported");
+                Assert.AreEqual(1, errors.FindAll(e => e == "malformed_tool_call").Count, "call without call_id reported");
             }
         }
 
@@ -112,16 +114,16 @@ namespace RealtimeVoice.Tests
                 RealtimeToolCall seen = null;
                 s.UnhandledToolCall += c => seen = c;
                 s.DispatchToolCall("{\"call_id\":\"c9\",\"name\":\"config_tool\",\"arguments\":{\"a\":1},\"arguments_raw\":\"{\\\"a\\\":1}\"}");
-                Assert.True(seen != null && seen.Name == "config_tool" && seen.CallId == "c9", "raised for the caller to answer");
-                Assert.Equal(1.0, Json.GetNumber(seen.Arguments, "a"), "parsed arguments");
-                Assert.True(seen.Output == null, "not answered automatically");
+                Assert.IsTrue(seen != null && seen.Name == "config_tool" && seen.CallId == "c9", "raised for the caller to answer");
+                Assert.AreEqual(1.0, Json.GetNumber(seen.Arguments, "a"), "parsed arguments");
+                Assert.IsTrue(seen.Output == null, "not answered automatically");
                 s.RegisterTool("mine", "d", null, a => "x");
                 var update = Json.ParseObject(s.ToolsUpdateJson());
                 var tools = (List<object>)update["tools"];
-                Assert.Equal(2, tools.Count, "config tools are kept beside registered ones");
-                Assert.Equal("config_tool", Json.GetString((Dictionary<string, object>)tools[0], "name"), "config tool first");
-                Assert.Equal("mine", Json.GetString((Dictionary<string, object>)tools[1], "name"), "registered tool");
-                Assert.Equal("auto", Json.GetString(update, "tool_choice"), "tool_choice auto");
+                Assert.AreEqual(2, tools.Count, "config tools are kept beside registered ones");
+                Assert.AreEqual("config_tool", Json.GetString((Dictionary<string, object>)tools[0], "name"), "config tool first");
+                Assert.AreEqual("mine", Json.GetString((Dictionary<string, object>)tools[1], "name"), "registered tool");
+                Assert.AreEqual("auto", Json.GetString(update, "tool_choice"), "tool_choice auto");
                 s.FlushTools(); // accepted by the native session
             }
         }
@@ -134,9 +136,9 @@ namespace RealtimeVoice.Tests
             int answered = 0;
             s.ToolCalled += c => answered++;
             s.DispatchToolCall("{\"call_id\":\"c1\",\"name\":\"quit\",\"arguments\":{},\"arguments_raw\":\"{}\"}");
-            Assert.True(s.IsDisposed, "the handler disposed the session");
-            Assert.Equal(1, answered, "the call is still reported");
-            Assert.Equal(0, s.Poll(), "polling a disposed session is a no-op");
+            Assert.IsTrue(s.IsDisposed, "the handler disposed the session");
+            Assert.AreEqual(1, answered, "the call is still reported");
+            Assert.AreEqual(0, s.Poll(), "polling a disposed session is a no-op");
         }
     }
 }

@@ -1,6 +1,7 @@
-#if RV_MONO_TESTS
+#if RV_MONO_TESTS || UNITY_INCLUDE_TESTS
 using System;
 using System.Collections.Generic;
+using NUnit.Framework;
 
 namespace RealtimeVoice.Tests
 {
@@ -39,6 +40,7 @@ namespace RealtimeVoice.Tests
         public void NotATool() { }
     }
 
+    [TestFixture]
     public static class ToolRegistryTests
     {
         private static Dictionary<string, object> Declaration(ToolRegistry r, string name)
@@ -53,32 +55,32 @@ namespace RealtimeVoice.Tests
         {
             var r = new ToolRegistry();
             int n = r.RegisterMethods(new SampleTools());
-            Assert.Equal(4, n, "marked methods registered (instance and static)");
+            Assert.AreEqual(4, n, "marked methods registered (instance and static)");
             var move = Declaration(r, "move_cube");
-            Assert.Equal("function", (string)move["type"], "GA flat shape: type");
-            Assert.Equal("Move the cube.", (string)move["description"], "description");
-            Assert.True(!move.ContainsKey("function"), "not nested under 'function'");
+            Assert.AreEqual("function", (string)move["type"], "GA flat shape: type");
+            Assert.AreEqual("Move the cube.", (string)move["description"], "description");
+            Assert.IsTrue(!move.ContainsKey("function"), "not nested under 'function'");
             var p = (Dictionary<string, object>)move["parameters"];
             var props = (Dictionary<string, object>)p["properties"];
-            Assert.Equal("number", (string)((Dictionary<string, object>)props["dx"])["type"], "float -> number");
-            Assert.Equal("dx,dy,dz", string.Join(",", ((List<object>)p["required"]).ConvertAll(x => (string)x)), "required");
+            Assert.AreEqual("number", (string)((Dictionary<string, object>)props["dx"])["type"], "float -> number");
+            Assert.AreEqual("dx,dy,dz", string.Join(",", ((List<object>)p["required"]).ConvertAll(x => (string)x)), "required");
 
             var turn = Declaration(r, "turn_towards");
-            Assert.True(turn != null, "snake_case default name");
+            Assert.IsTrue(turn != null, "snake_case default name");
             var tp = (Dictionary<string, object>)turn["parameters"];
             var tprops = (Dictionary<string, object>)tp["properties"];
             var dir = (Dictionary<string, object>)tprops["direction"];
-            Assert.Equal("string", (string)dir["type"], "enum -> string");
-            Assert.Equal(4, ((List<object>)dir["enum"]).Count, "enum values listed");
-            Assert.Equal("where to", (string)dir["description"], "parameter description");
-            Assert.Equal("integer", (string)((Dictionary<string, object>)tprops["steps"])["type"], "int -> integer");
-            Assert.Equal("boolean", (string)((Dictionary<string, object>)tprops["fast"])["type"], "bool -> boolean");
-            Assert.Equal("string", (string)((Dictionary<string, object>)tprops["note"])["type"], "string -> string");
-            Assert.Equal("direction", string.Join(",", ((List<object>)tp["required"]).ConvertAll(x => (string)x)), "defaults make parameters optional");
+            Assert.AreEqual("string", (string)dir["type"], "enum -> string");
+            Assert.AreEqual(4, ((List<object>)dir["enum"]).Count, "enum values listed");
+            Assert.AreEqual("where to", (string)dir["description"], "parameter description");
+            Assert.AreEqual("integer", (string)((Dictionary<string, object>)tprops["steps"])["type"], "int -> integer");
+            Assert.AreEqual("boolean", (string)((Dictionary<string, object>)tprops["fast"])["type"], "bool -> boolean");
+            Assert.AreEqual("string", (string)((Dictionary<string, object>)tprops["note"])["type"], "string -> string");
+            Assert.AreEqual("direction", string.Join(",", ((List<object>)tp["required"]).ConvertAll(x => (string)x)), "defaults make parameters optional");
 
             // The whole declaration list must be valid JSON the native side can merge.
             var reparsed = Json.Parse(Json.Serialize(r.Declarations())) as List<object>;
-            Assert.Equal(4, reparsed.Count, "declarations serialize");
+            Assert.AreEqual(4, reparsed.Count, "declarations serialize");
         }
 
         [Test]
@@ -89,18 +91,18 @@ namespace RealtimeVoice.Tests
             r.RegisterMethods(tools);
             Exception err;
             string outMove = r.Invoke("move_cube", "{\"dz\":3,\"dx\":1.5,\"dy\":-2}", out err);
-            Assert.True(err == null, "no error");
-            Assert.Equal("{\"ok\":true}", outMove, "string output passes through");
-            Assert.Equal("move 1.5 -2 3", tools.Calls[0], "bound by name, not position");
+            Assert.IsTrue(err == null, "no error");
+            Assert.AreEqual("{\"ok\":true}", outMove, "string output passes through");
+            Assert.AreEqual("move 1.5 -2 3", tools.Calls[0], "bound by name, not position");
 
             string outTurn = r.Invoke("turn_towards", "{\"direction\":\"right\"}", out err);
-            Assert.Equal("turn Right 1 False -", tools.Calls[1], "defaults applied, enum case-insensitive");
-            Assert.Equal("{\"turned\":\"Right\",\"steps\":1}", outTurn, "object output serialized");
+            Assert.AreEqual("turn Right 1 False -", tools.Calls[1], "defaults applied, enum case-insensitive");
+            Assert.AreEqual("{\"turned\":\"Right\",\"steps\":1}", outTurn, "object output serialized");
 
             r.Invoke("turn_towards", "{\"direction\":\"Up\",\"steps\":3,\"fast\":true,\"note\":\"hi\"}", out err);
-            Assert.Equal("turn Up 3 True hi", tools.Calls[2], "all arguments");
+            Assert.AreEqual("turn Up 3 True hi", tools.Calls[2], "all arguments");
 
-            Assert.Equal("21", r.Invoke("half", "{\"value\":42}", out err), "static tool, number output");
+            Assert.AreEqual("21", r.Invoke("half", "{\"value\":42}", out err), "static tool, number output");
         }
 
         [Test]
@@ -126,12 +128,12 @@ namespace RealtimeVoice.Tests
                 string output = r.Invoke(c[0], c[1], out err);
                 var parsed = Json.ParseObject(output);
                 string message = Json.GetString(parsed, "error");
-                Assert.True(message != null && message.Contains(c[2]), c[0] + " " + c[1] + " -> " + output);
-                Assert.True(err != null, "error reported for " + c[0]);
+                Assert.IsTrue(message != null && message.Contains(c[2]), c[0] + " " + c[1] + " -> " + output);
+                Assert.IsTrue(err != null, "error reported for " + c[0]);
             }
-            Assert.Equal(0, tools.Calls.Count, "no handler ran with bad arguments");
+            Assert.AreEqual(0, tools.Calls.Count, "no handler ran with bad arguments");
             r.Invoke("explode", "{}", out err);
-            Assert.True(err is InvalidOperationException, "the handler's own exception, unwrapped: " + err.GetType().Name);
+            Assert.IsTrue(err is InvalidOperationException, "the handler's own exception, unwrapped: " + err.GetType().Name);
         }
 
         [Test]
@@ -141,26 +143,26 @@ namespace RealtimeVoice.Tests
             string received = null;
             r.Register("echo", "Echo.", "{\"type\":\"object\",\"properties\":{\"s\":{\"type\":\"string\"}}}", args => { received = args; return "done"; });
             Exception err;
-            Assert.Equal("done", r.Invoke("echo", "{\"s\":\"x\"}", out err), "handler output");
-            Assert.Equal("{\"s\":\"x\"}", received, "handler gets the arguments JSON");
-            Assert.Throws<JsonException>(() => r.Register("bad", "", "{not json", a => a), "invalid schema JSON");
-            Assert.Throws<ArgumentException>(() => r.Register("bad", "", "[1]", a => a), "schema must be an object");
-            Assert.Throws<ArgumentException>(() => r.Register("has space", "", null, a => a), "invalid name");
-            Assert.Throws<ArgumentException>(() => r.Register(new string('a', 65), "", null, a => a), "name too long");
+            Assert.AreEqual("done", r.Invoke("echo", "{\"s\":\"x\"}", out err), "handler output");
+            Assert.AreEqual("{\"s\":\"x\"}", received, "handler gets the arguments JSON");
+            Assert.Catch<JsonException>(() => r.Register("bad", "", "{not json", a => a), "invalid schema JSON");
+            Assert.Catch<ArgumentException>(() => r.Register("bad", "", "[1]", a => a), "schema must be an object");
+            Assert.Catch<ArgumentException>(() => r.Register("has space", "", null, a => a), "invalid name");
+            Assert.Catch<ArgumentException>(() => r.Register(new string('a', 65), "", null, a => a), "name too long");
             int v = r.Version;
             r.Register("echo", "Echo again.", null, a => a);
-            Assert.Equal(1, r.Count, "re-registering replaces");
-            Assert.True(r.Version > v, "version bumps on change");
-            Assert.True(r.Unregister("echo") && !r.Unregister("echo"), "unregister once");
+            Assert.AreEqual(1, r.Count, "re-registering replaces");
+            Assert.IsTrue(r.Version > v, "version bumps on change");
+            Assert.IsTrue(r.Unregister("echo") && !r.Unregister("echo"), "unregister once");
         }
 
         [Test]
         public static void SnakeCase()
         {
-            Assert.Equal("move_cube", ToolRegistry.ToSnakeCase("MoveCube"), "pascal");
-            Assert.Equal("get_http_status", ToolRegistry.ToSnakeCase("GetHTTPStatus"), "acronym");
-            Assert.Equal("open_door2", ToolRegistry.ToSnakeCase("openDoor2"), "camel");
-            Assert.Equal("already_snake", ToolRegistry.ToSnakeCase("already_snake"), "unchanged");
+            Assert.AreEqual("move_cube", ToolRegistry.ToSnakeCase("MoveCube"), "pascal");
+            Assert.AreEqual("get_http_status", ToolRegistry.ToSnakeCase("GetHTTPStatus"), "acronym");
+            Assert.AreEqual("open_door2", ToolRegistry.ToSnakeCase("openDoor2"), "camel");
+            Assert.AreEqual("already_snake", ToolRegistry.ToSnakeCase("already_snake"), "unchanged");
         }
     }
 }
