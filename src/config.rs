@@ -68,6 +68,10 @@ pub struct SessionConfig {
     /// Cancel the echo of the model's voice from the mic (speakers on, full duplex).
     /// Extension key `echo_cancellation`; when absent it is on unless `half_duplex` is.
     pub echo_cancellation: bool,
+    /// Extension key `echo_recording_dir`: a folder where the session records the mic, the
+    /// canceller's far end and its output as WAV files (see `docs/echo-cancellation.md`);
+    /// `None` (the default) records nothing. Only with echo cancellation on.
+    pub echo_recording_dir: Option<String>,
     /// Reconnect policy.
     pub reconnect: ReconnectConfig,
     /// GA (default) or beta schema.
@@ -144,6 +148,7 @@ const KNOWN_KEYS: &[&str] = &[
     "half_duplex",
     "half_duplex_tail_ms",
     "echo_cancellation",
+    "echo_recording_dir",
     "reconnect",
     "protocol",
     "ca_certificate_pem",
@@ -172,6 +177,7 @@ impl Default for SessionConfig {
             half_duplex: false,
             half_duplex_tail_ms: 300,
             echo_cancellation: true,
+            echo_recording_dir: None,
             reconnect: ReconnectConfig::default(),
             protocol: ProtocolFlavor::Ga,
             ca_certificate_pem: None,
@@ -402,6 +408,20 @@ impl SessionConfig {
         }
         // With the mic gated while the model speaks there is no echo to cancel.
         c.echo_cancellation = get_bool(&obj, "echo_cancellation")?.unwrap_or(!c.half_duplex);
+        if let Some(dir) = get_string(&obj, "echo_recording_dir")? {
+            if dir.trim().is_empty() {
+                return Err(ConfigError(
+                    "echo_recording_dir must name a folder (or be left out)".into(),
+                ));
+            }
+            if !c.echo_cancellation {
+                return Err(ConfigError(
+                    "echo_recording_dir records the echo canceller: it needs echo_cancellation on"
+                        .into(),
+                ));
+            }
+            c.echo_recording_dir = Some(dir);
+        }
         match obj.get("reconnect") {
             None | Some(Value::Null) => {}
             Some(Value::Object(r)) => {

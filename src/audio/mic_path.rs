@@ -23,9 +23,15 @@ use super::AudioError;
 pub struct MicPath {
     capture: CapturePipeline,
     echo: Option<EchoStage>,
+    /// Sees every block the canceller processes: (mic, far end, output), at the wire rate.
+    observer: Option<BlockObserver>,
     /// Mono at the wire rate, before the canceller (scratch, reused).
     wire: Vec<f32>,
 }
+
+/// Called with each block the canceller processed: the mic and the far end it was given (in
+/// step), and the canceller's output (which lags them by its latency).
+pub type BlockObserver = Box<dyn FnMut(&[f32], &[f32], &[f32]) + Send>;
 
 /// The far end and the canceller, fed in step with the mic.
 struct EchoStage {
@@ -56,6 +62,7 @@ impl MicPath {
             wire: Vec::with_capacity(scratch_len(&capture)),
             capture,
             echo: None,
+            observer: None,
         }
     }
 
@@ -80,7 +87,14 @@ impl MicPath {
             }),
             wire: Vec::with_capacity(scratch_len(&capture)),
             capture,
+            observer: None,
         }
+    }
+
+    /// Hands every block the canceller processes to `observer` (a recording, say); nothing
+    /// happens without echo cancellation.
+    pub fn set_observer(&mut self, observer: BlockObserver) {
+        self.observer = Some(observer);
     }
 
     /// Push interleaved mic samples (`channels` per frame) captured at `sample_rate`;
@@ -158,6 +172,9 @@ impl MicPath {
         echo.cleaned.resize(n, 0.0);
         let far = echo.aligner.next(n);
         echo.canceller.process(far, &self.wire, &mut echo.cleaned);
+        if let Some(observe) = self.observer.as_mut() {
+            observe(&self.wire, far, &echo.cleaned);
+        }
         let skip = echo.skip.min(n);
         echo.skip -= skip;
         self.capture.push_wire(&echo.cleaned[skip..], sink);

@@ -5,6 +5,7 @@
 
 pub mod conversation;
 pub mod dial;
+pub mod echo_recording;
 pub mod events;
 pub mod reaper;
 pub mod registry;
@@ -24,6 +25,7 @@ use events::{JsonQueue, SessionState};
 use parking_lot::Mutex;
 use serde_json::Value;
 use std::fmt;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -267,9 +269,22 @@ impl Session {
             max_hold_seconds: config.max_playback_hold_s,
         })
         .map_err(|e| SessionError::InvalidArgument(e.to_string()))?;
+        let wire_rate = capture.wire_rate();
         let capture = if config.echo_cancellation {
             let tap = consumer.reference_tap(REFERENCE_TAP_MS);
-            MicPath::with_echo_cancellation(capture, tap, FAR_END_MAX_LAG_MS)
+            let mut path = MicPath::with_echo_cancellation(capture, tap, FAR_END_MAX_LAG_MS);
+            if let Some(dir) = config.echo_recording_dir.as_deref() {
+                let recorder = echo_recording::EchoRecorder::start(Path::new(dir), wire_rate)
+                    .map_err(|e| {
+                        SessionError::InvalidArgument(format!(
+                            "echo_recording_dir {dir:?}: could not create the recording: {e}"
+                        ))
+                    })?;
+                path.set_observer(Box::new(move |mic, far, out| {
+                    recorder.record(mic, far, out)
+                }));
+            }
+            path
         } else {
             MicPath::new(capture)
         };

@@ -218,6 +218,21 @@ namespace RealtimeVoice
         }
 
         /// <summary>
+        /// Feeds the game's final output mix (what the speakers play: music, effects, every session's
+        /// voice, after panning and mixer effects) to every session's echo canceller, process-wide.
+        /// Made for the audio thread (OnAudioFilterRead on the AudioListener; see
+        /// <see cref="RealtimeOutputMixTap"/>): no allocation, no lock, never throws; a bad buffer is
+        /// ignored. While it is fed (within the last 200 ms) sessions cancel this mix instead of their
+        /// own playback.
+        /// </summary>
+        public static void PushOutputMix(float[] interleaved, int frames, int channels, int sampleRate)
+        {
+            if (interleaved == null || frames <= 0 || channels <= 0 || sampleRate <= 0) return;
+            if ((long)frames * channels > interleaved.Length) return;
+            NativeMethods.rv_push_output_mix(interleaved, frames, channels, sampleRate);
+        }
+
+        /// <summary>
         /// Fills frames * channels interleaved samples of model audio at <paramref name="sampleRate"/>
         /// (silence where there is none) and returns how many frames carried model audio. Safe on the
         /// audio thread: no allocation, no lock, never throws for a disposed session or bad sizes.

@@ -50,6 +50,16 @@ namespace RealtimeVoice
         public int EchoConverged { get { return _raw.EchoConverged; } }
         /// <summary>Reserved, 0.</summary>
         public int Reserved0 { get { return _raw.Reserved0; } }
+        /// <summary>Times the session's worker thread woke up (socket ready, command, timer); an idle
+        /// ready session wakes for its keepalive only.</summary>
+        public ulong WorkerWakeups { get { return _raw.WorkerWakeups; } }
+        /// <summary>Mic chunks dropped because the outbound queue was full (the network did not keep up).</summary>
+        public ulong MicChunksDropped { get { return _raw.MicChunksDropped; } }
+        /// <summary>Echo canceller: the far end it is given: 0 none (cancellation off), 1 the session's
+        /// own playback, 2 the game's output mix (<c>rv_push_output_mix</c>, fed within 200 ms).</summary>
+        public int EchoReference { get { return _raw.EchoReference; } }
+        /// <summary>Reserved, 0.</summary>
+        public int Reserved1 { get { return _raw.Reserved1; } }
 
         /// <summary>The session state the counters were read in.</summary>
         public RealtimeState SessionState { get { return (RealtimeState)_raw.State; } }

@@ -296,6 +296,8 @@ namespace RealtimeVoice
 #endif
             EnablePushToTalkAction(true);
             StartPlayback();
+            // The canceller hears what the speakers play, not only this voice.
+            if (echoCancellation) RealtimeOutputMixTap.Attach();
             // Re-enabled after Start: resume the conversation with a new session.
             if (_started && connectOnStart) _connectPending = true;
         }

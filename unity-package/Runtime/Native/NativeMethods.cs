@@ -97,10 +97,16 @@ namespace RealtimeVoice.Native
         public int EchoConverged;
         /// <summary>Reserved, 0.</summary>
         public int Reserved0;
-        /// <summary>Times the native worker thread woke up (socket ready, command, timer).</summary>
+        /// <summary>Times the session's worker thread woke up (socket ready, command, timer); an idle
+        /// ready session wakes for its keepalive only.</summary>
         public ulong WorkerWakeups;
-        /// <summary>Mic chunks dropped because the outbound queue was full.</summary>
+        /// <summary>Mic chunks dropped because the outbound queue was full (the network did not keep up).</summary>
         public ulong MicChunksDropped;
+        /// <summary>Echo canceller: the far end it is given: 0 none (cancellation off), 1 the session's
+        /// own playback, 2 the game's output mix (<c>rv_push_output_mix</c>, fed within 200 ms).</summary>
+        public int EchoReference;
+        /// <summary>Reserved, 0.</summary>
+        public int Reserved1;
     }
 
     /// <summary>The C ABI, one declaration per function, signatures exactly as in the header.</summary>
@@ -145,6 +151,10 @@ namespace RealtimeVoice.Native
         /// <summary>int32_t rv_push_mic(RvSession s, const float* samples, int32_t frames, int32_t channels, int32_t sample_rate).</summary>
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         public static extern int rv_push_mic(ulong session, [In] float[] samples, int frames, int channels, int sampleRate);
+
+        /// <summary>int32_t rv_push_output_mix(const float* samples, int32_t frames, int32_t channels, int32_t sample_rate).</summary>
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int rv_push_output_mix([In] float[] samples, int frames, int channels, int sampleRate);
 
         /// <summary>int32_t rv_pull_playback(RvSession s, float* out, int32_t frames, int32_t channels, int32_t sample_rate).</summary>
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]

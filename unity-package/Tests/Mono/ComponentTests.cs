@@ -22,6 +22,46 @@ namespace RealtimeVoice.Tests
         }
 
         [Test]
+        public static void TheListenersMixFeedsTheEchoCancellersUntouched()
+        {
+            var listener = new GameObject("Main Camera");
+            listener.AddComponent<AudioListener>();
+            var npc = new GameObject("NPC");
+            npc.AddComponent<Component>(); // echo cancellation is on by default: the tap goes on the listener
+            try
+            {
+                var tap = listener.GetComponent<RealtimeOutputMixTap>();
+                Assert.IsTrue(tap != null, "RealtimeVoice put the mix tap on the AudioListener");
+                Assert.IsTrue(ReferenceEquals(tap, RealtimeOutputMixTap.Attach()), "one tap, found again");
+                var filter = typeof(RealtimeOutputMixTap).GetMethod("OnAudioFilterRead", BindingFlags.Instance | BindingFlags.NonPublic);
+                var mix = new float[1024 * 2];
+                for (int i = 0; i < mix.Length; i++) mix[i] = 0.25f * (float)Math.Sin(i * 0.01);
+                var played = (float[])mix.Clone();
+                using (var session = new RealtimeSession("{\"url\":\"ws://127.0.0.1:9/\",\"echo_cancellation\":true}"))
+                {
+                    var mic = new float[480];
+                    for (int k = 0; k < 10; k++)
+                    {
+                        filter.Invoke(tap, new object[] { mix, 2 });
+                        session.PushMic(mic, 480, 1, 48000);
+                    }
+                    Assert.AreEqual(2, session.GetStats().EchoReference, "the session cancels the listener's mix");
+                }
+                CollectionAssert.AreEqual(played, mix, "the mix plays as it was");
+                Assert.AreEqual(10L, tap.BuffersPushed);
+                // Bad buffers are ignored on the audio thread, never thrown.
+                RealtimeSession.PushOutputMix(null, 10, 2, 48000);
+                RealtimeSession.PushOutputMix(new float[4], 10, 2, 48000);
+                RealtimeSession.PushOutputMix(new float[4], 2, 2, 0);
+            }
+            finally
+            {
+                UnityEngine.Object.Destroy(npc);
+                UnityEngine.Object.Destroy(listener);
+            }
+        }
+
+        [Test]
         public static void ApiKeyIsNeverSerialized()
         {
             var f = typeof(Component).GetField("ApiKey");

@@ -343,6 +343,8 @@ namespace UnityEngine
         }
     }
 
+    public sealed class AudioListener : Behaviour { }
+
     public sealed class AudioSource : Behaviour
     {
         public AudioClip clip { get; set; }
