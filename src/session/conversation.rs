@@ -262,6 +262,17 @@ impl Conversation {
                     "a tool result for a call that is no longer open was dropped".into(),
                 ),
             },
+            Command::SendEvent(event) => self.send(event.to_string()),
+            Command::SendImage {
+                mime_type,
+                base64,
+                text,
+            } => self.send(client::user_image_message(
+                &mime_type,
+                &base64,
+                text.as_deref(),
+            )),
+            Command::DeleteItem(item_id) => self.send(client::conversation_item_delete(&item_id)),
             Command::UpdateSession(mut partial) => {
                 if self.settings.flavor == ProtocolFlavor::Ga {
                     if let Some(obj) = partial.as_object_mut() {
@@ -1123,6 +1134,32 @@ mod tests {
         let mut quiet = Rig::new();
         quiet.created("r1");
         assert!(quiet.events().iter().all(|e| e["type"] != "server_event"));
+    }
+
+    #[test]
+    fn host_events_images_and_deletions_go_out_as_asked_without_a_response() {
+        let mut rig = Rig::new();
+        rig.host(Command::SendEvent(
+            json!({"type": "output_audio_buffer.clear", "event_id": "mine"}),
+        ))
+        .unwrap();
+        rig.host(Command::SendImage {
+            mime_type: "image/png".into(),
+            base64: "iVBORw0KGgo=".into(),
+            text: Some("look".into()),
+        })
+        .unwrap();
+        rig.host(Command::DeleteItem("item_7".into())).unwrap();
+        let sent = rig.sent();
+        assert_eq!(
+            sent[0],
+            json!({"type": "output_audio_buffer.clear", "event_id": "mine"}),
+            "verbatim"
+        );
+        assert_eq!(sent[1]["item"]["content"][1]["type"], "input_image");
+        assert_eq!(sent[2]["type"], "conversation.item.delete");
+        assert_eq!(sent[2]["item_id"], "item_7");
+        assert_eq!(sent.len(), 3, "no response.create");
     }
 
     #[test]

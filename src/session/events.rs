@@ -1,4 +1,4 @@
-//! The event vocabulary of DESIGN section 5 and the bounded queues the host polls.
+//! The event vocabulary of `docs/events.md` and the bounded queues the host polls.
 //!
 //! Events are JSON objects with a `type`. Queues are bounded: under a hostile or runaway
 //! server, what does not fit is dropped and counted, never an unbounded growth. An item
