@@ -215,6 +215,32 @@ pub fn audio_interrupted_event(item_id: &str, played_ms: u32) -> String {
     json!({"type": "audio_interrupted", "item_id": item_id, "played_ms": played_ms}).to_string()
 }
 
+/// `conversation_item` {item_id, role, kind, status}: an item the conversation gained
+/// (`added`, `done`) or lost (`truncated`, `deleted`). `role` is null for items without one.
+pub fn conversation_item_event(
+    item_id: &str,
+    role: Option<&str>,
+    kind: Option<&str>,
+    status: &str,
+) -> String {
+    json!({"type": "conversation_item", "item_id": item_id, "role": role, "kind": kind, "status": status})
+        .to_string()
+}
+
+/// `input_timeout` {item_id?}: server VAD's idle timeout fired.
+pub fn input_timeout_event(item_id: Option<&str>) -> String {
+    let mut v = json!({"type": "input_timeout"});
+    if let Some(id) = item_id {
+        v["item_id"] = json!(id);
+    }
+    v.to_string()
+}
+
+/// `rate_limits` {limits}: the server's `rate_limits` array, verbatim.
+pub fn rate_limits_event(limits: &Value) -> String {
+    json!({"type": "rate_limits", "limits": limits}).to_string()
+}
+
 /// `server_event` {event}
 pub fn server_event(event: Value) -> String {
     json!({"type": "server_event", "event": event}).to_string()
