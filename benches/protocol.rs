@@ -6,7 +6,7 @@ use std::hint::black_box;
 
 use base64::Engine as _;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use realtime_voice::protocol::client::{input_audio_append, input_audio_append_pcm};
+use realtime_voice::protocol::client::input_audio_append;
 use realtime_voice::protocol::server::parse_server_event;
 
 /// PCM16 bytes of `ms` milliseconds at 24 kHz mono.
@@ -27,9 +27,6 @@ fn bench_append(c: &mut Criterion) {
     let mut group = c.benchmark_group("client_append");
     let chunk = pcm(40);
     group.throughput(Throughput::Bytes(chunk.len() as u64));
-    group.bench_function("append_pcm_40ms", |b| {
-        b.iter(|| input_audio_append_pcm(black_box(&chunk)))
-    });
     group.bench_function("encode_then_append_40ms", |b| {
         b.iter(|| {
             let b64 = base64::engine::general_purpose::STANDARD.encode(black_box(&chunk));

@@ -214,7 +214,7 @@ const char *rv_version(void);
 int32_t rv_last_error(char *buf, int32_t cap, int32_t *out_len);
 
 /**
- * Parses and validates `config_json` (DESIGN section 4) and creates a session. No
+ * Parses and validates `config_json` (`docs/config.md`) and creates a session. No
  * network happens here. On success `*out` receives the new handle.
  *
  * # Safety
@@ -299,7 +299,7 @@ int32_t rv_push_output_mix(const float *samples, int32_t frames, int32_t channel
 int32_t rv_pull_playback(RvSession s, float *out, int32_t frames, int32_t channels, int32_t sample_rate);
 
 /**
- * Takes the next event (a JSON object, DESIGN section 5) into `buf`. `RV_OK`: written,
+ * Takes the next event (a JSON object, `docs/events.md`) into `buf`. `RV_OK`: written,
  * NUL-terminated, `*out_len` = its length without NUL; `RV_EMPTY`: nothing queued;
  * `RV_ERR_BUFFER_TOO_SMALL`: `*out_len` = the needed length, and the event stays queued.
  *
@@ -334,6 +334,37 @@ int32_t rv_submit_tool_result(RvSession s, const char *call_id, const char *outp
  * `text` must be NULL or a NUL-terminated UTF-8 string.
  */
 int32_t rv_send_text(RvSession s, const char *text);
+
+/**
+ * Sends any client event as is, in order with the rest: `client_event_json` must be a
+ * JSON object with a string `"type"` (else `RV_ERR_INVALID_ARGUMENT` and nothing is sent).
+ * The escape hatch for what the API adds before the plugin does.
+ *
+ * # Safety
+ * `client_event_json` must be NULL or a NUL-terminated UTF-8 string.
+ */
+int32_t rv_send_event(RvSession s, const char *client_event_json);
+
+/**
+ * Adds a user message with an image (`input_image`, as a data URL) and, when `text` is
+ * not NULL, a text part before it. `mime_type` is `"image/png"` or `"image/jpeg"`, and
+ * the bytes must really be that format; 1 byte to 4 MiB. No `response.create`: the model
+ * sees the image on its next response. Anything else: `RV_ERR_INVALID_ARGUMENT`, nothing
+ * sent.
+ *
+ * # Safety
+ * `data` must be NULL or point to `len` readable bytes; `mime_type` and `text` must be
+ * NULL or NUL-terminated UTF-8 strings (`text` NULL for none).
+ */
+int32_t rv_send_image(RvSession s, const uint8_t *data, int32_t len, const char *mime_type, const char *text);
+
+/**
+ * `conversation.item.delete` for `item_id`.
+ *
+ * # Safety
+ * `item_id` must be NULL or a NUL-terminated UTF-8 string.
+ */
+int32_t rv_delete_item(RvSession s, const char *item_id);
 
 /**
  * Merges a partial `session` object into the configuration that the first

@@ -1,4 +1,4 @@
-//! The session configuration JSON of `rv_session_create` (DESIGN section 4): parsed,
+//! The session configuration JSON of `rv_session_create` (`docs/config.md`): parsed,
 //! validated and completed with defaults.
 //!
 //! Unknown keys are errors (a typo must not pass silently), every error names the field,

@@ -1,4 +1,4 @@
-//! The C ABI (DESIGN section 3). Thin on purpose: handle lookup, argument checks, a
+//! The C ABI (`docs/c-abi.md`). Thin on purpose: handle lookup, argument checks, a
 //! panic guard around every function, status codes and a thread-local last-error
 //! message. All behaviour lives in [`crate::session`].
 //!
@@ -59,8 +59,9 @@ pub const RV_STATE_FAILED: i32 = 6;
 
 /// Largest push or pull in frames (10 s at 192 kHz): bounds work per call.
 const MAX_FRAMES_PER_CALL: i32 = 1_920_000;
-/// Most channels accepted in a push or pull.
-const MAX_CHANNELS: i32 = 64;
+/// Most channels accepted in a push or pull: the mic path's limit, so that a push the
+/// FFI lets through is never refused further in for its channel count.
+const MAX_CHANNELS: i32 = crate::audio::capture::MAX_CHANNELS as i32;
 
 /// Session counters (`#[repr(C)]`, append-only: new fields go at the end).
 #[repr(C)]
@@ -251,7 +252,7 @@ unsafe fn write_out(bytes: &[u8], buf: *mut c_char, cap: i32, out_len: *mut i32)
     RV_OK
 }
 
-/// Parses and validates `config_json` (DESIGN section 4) and creates a session. No
+/// Parses and validates `config_json` (`docs/config.md`) and creates a session. No
 /// network happens here. On success `*out` receives the new handle.
 ///
 /// # Safety
@@ -338,7 +339,9 @@ fn check_audio_args(frames: i32, channels: i32, sample_rate: i32) -> Result<usiz
         return Err(Failure::arg("frames must be between 0 and 1920000"));
     }
     if !(1..=MAX_CHANNELS).contains(&channels) {
-        return Err(Failure::arg("channels must be between 1 and 64"));
+        return Err(Failure::arg(format!(
+            "channels must be between 1 and {MAX_CHANNELS}"
+        )));
     }
     if !(8000..=192_000).contains(&sample_rate) {
         return Err(Failure::arg(
@@ -497,7 +500,7 @@ pub unsafe extern "C" fn rv_pull_playback(
     }
 }
 
-/// Takes the next event (a JSON object, DESIGN section 5) into `buf`. `RV_OK`: written,
+/// Takes the next event (a JSON object, `docs/events.md`) into `buf`. `RV_OK`: written,
 /// NUL-terminated, `*out_len` = its length without NUL; `RV_EMPTY`: nothing queued;
 /// `RV_ERR_BUFFER_TOO_SMALL`: `*out_len` = the needed length, and the event stays queued.
 ///
@@ -605,6 +608,76 @@ pub unsafe extern "C" fn rv_send_text(s: RvSession, text: *const c_char) -> i32 
     guard(|| {
         let text = unsafe { c_str(text, "text") }?;
         session(s)?.send_text(text)?;
+        Ok(RV_OK)
+    })
+}
+
+/// Sends any client event as is, in order with the rest: `client_event_json` must be a
+/// JSON object with a string `"type"` (else `RV_ERR_INVALID_ARGUMENT` and nothing is sent).
+/// The escape hatch for what the API adds before the plugin does.
+///
+/// # Safety
+/// `client_event_json` must be NULL or a NUL-terminated UTF-8 string.
+#[no_mangle]
+pub unsafe extern "C" fn rv_send_event(s: RvSession, client_event_json: *const c_char) -> i32 {
+    guard(|| {
+        let text = unsafe { c_str(client_event_json, "client_event_json") }?;
+        let event: Value = serde_json::from_str(text)
+            .map_err(|e| Failure::arg(format!("client_event_json is not valid JSON ({e})")))?;
+        session(s)?.send_event(event)?;
+        Ok(RV_OK)
+    })
+}
+
+/// Adds a user message with an image (`input_image`, as a data URL) and, when `text` is
+/// not NULL, a text part before it. `mime_type` is `"image/png"` or `"image/jpeg"`, and
+/// the bytes must really be that format; 1 byte to 4 MiB. No `response.create`: the model
+/// sees the image on its next response. Anything else: `RV_ERR_INVALID_ARGUMENT`, nothing
+/// sent.
+///
+/// # Safety
+/// `data` must be NULL or point to `len` readable bytes; `mime_type` and `text` must be
+/// NULL or NUL-terminated UTF-8 strings (`text` NULL for none).
+#[no_mangle]
+pub unsafe extern "C" fn rv_send_image(
+    s: RvSession,
+    data: *const u8,
+    len: i32,
+    mime_type: *const c_char,
+    text: *const c_char,
+) -> i32 {
+    guard(|| {
+        if data.is_null() {
+            return Err(Failure::arg("data is NULL"));
+        }
+        let max = crate::protocol::client::MAX_IMAGE_BYTES;
+        if len <= 0 || len as usize > max {
+            return Err(Failure::arg(format!(
+                "len is {len}; an image is 1 to {max} bytes"
+            )));
+        }
+        let mime_type = unsafe { c_str(mime_type, "mime_type") }?;
+        let text = if text.is_null() {
+            None
+        } else {
+            Some(unsafe { c_str(text, "text") }?)
+        };
+        // SAFETY: non-NULL and `len` readable bytes (contract); len > 0 checked.
+        let bytes = unsafe { std::slice::from_raw_parts(data, len as usize) };
+        session(s)?.send_image(bytes, mime_type, text)?;
+        Ok(RV_OK)
+    })
+}
+
+/// `conversation.item.delete` for `item_id`.
+///
+/// # Safety
+/// `item_id` must be NULL or a NUL-terminated UTF-8 string.
+#[no_mangle]
+pub unsafe extern "C" fn rv_delete_item(s: RvSession, item_id: *const c_char) -> i32 {
+    guard(|| {
+        let item_id = unsafe { c_str(item_id, "item_id") }?;
+        session(s)?.delete_item(item_id)?;
         Ok(RV_OK)
     })
 }

@@ -10,7 +10,7 @@
 //!   and queues events for the host to poll;
 //! - [`config`]: the session configuration JSON, parsed and validated.
 //!
-//! See `DESIGN.md` (shared) for the contracts and `README.md` for the figures.
+//! See `docs/c-abi.md`, `docs/config.md` and `docs/events.md` for the contracts and `README.md` for the figures.
 #![deny(missing_docs)]
 
 pub mod audio;

@@ -139,7 +139,7 @@ fn tools() -> Value {
     ])
 }
 
-/// The sessions a user can end up with: the defaults and the overrides of DESIGN.md 4.
+/// The sessions a user can end up with: the defaults and the overrides of `docs/config.md`.
 fn sessions(flavor: ProtocolFlavor) -> Vec<(&'static str, Value)> {
     let defaults = default_session(flavor, client::OPENAI_PCM_RATE);
     let with = |overlay: Value| {

@@ -3,7 +3,7 @@
 //! Every builder returns the event serialized as a `String`, ready for a WebSocket text
 //! frame, with a fresh `event_id` (the server echoes it in `error.event_id` when that
 //! event fails). The session configuration is always held in the GA shape (the shape of
-//! `DESIGN.md` section 4); [`session_update`] translates it to the older preview ("beta")
+//! `docs/config.md`); [`session_update`] translates it to the older preview ("beta")
 //! shape at send time when the deployment needs it.
 //!
 //! Conformance: every GA event built here is checked against the official SDK's models
@@ -298,24 +298,6 @@ pub fn input_audio_append(b64: &str) -> String {
     out
 }
 
-/// `input_audio_buffer.append` for raw PCM16 little-endian bytes (`pcm_le`), base64-encoded
-/// straight into the event string: one allocation, no intermediate base64 `String`.
-/// Equivalent to `input_audio_append(&STANDARD.encode(pcm_le))`.
-pub fn input_audio_append_pcm(pcm_le: &[u8]) -> String {
-    use base64::Engine as _;
-    const HEAD: &str = "{\"type\":\"input_audio_buffer.append\",\"event_id\":\"";
-    let id = next_event_id();
-    let b64_len = base64::encoded_len(pcm_le.len(), true).unwrap_or(0);
-    let mut out = String::with_capacity(HEAD.len() + id.len() + b64_len + 16);
-    out.push_str(HEAD);
-    out.push_str(&id);
-    out.push_str("\",\"audio\":\"");
-    // The base64 alphabet (A-Z a-z 0-9 + / =) needs no JSON escaping.
-    base64::engine::general_purpose::STANDARD.encode_string(pcm_le, &mut out);
-    out.push_str("\"}");
-    out
-}
-
 /// `input_audio_buffer.commit`: turns the buffered input into a user item (push-to-talk;
 /// with server VAD the server commits by itself).
 pub fn input_audio_commit() -> String {
@@ -390,6 +372,61 @@ pub fn conversation_item_delete(item_id: &str) -> String {
     )
 }
 
+/// Largest image `rv_send_image` accepts, in bytes (4 MiB: as base64 in one client event
+/// it stays well inside the outbound buffer the worker allows).
+pub const MAX_IMAGE_BYTES: usize = 4 << 20;
+
+/// The image mime types the Realtime API takes in an `input_image` content part.
+pub const IMAGE_MIME_TYPES: [&str; 2] = ["image/png", "image/jpeg"];
+
+/// Why image bytes cannot be sent as `mime_type`, or `None` when they can: the mime type
+/// is supported, the size is within 1..=[`MAX_IMAGE_BYTES`], and the bytes start with
+/// that format's signature (PNG's 8-byte magic, JPEG's SOI marker `FF D8 FF`).
+pub fn image_problem(data: &[u8], mime_type: &str) -> Option<String> {
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n";
+    const JPEG: &[u8] = &[0xFF, 0xD8, 0xFF];
+    let magic = match mime_type {
+        "image/png" => PNG,
+        "image/jpeg" => JPEG,
+        other => {
+            return Some(format!(
+                "unsupported image mime type \"{}\" (supported: {})",
+                crate::session::truncate_for_message(other),
+                IMAGE_MIME_TYPES.join(", ")
+            ))
+        }
+    };
+    if data.is_empty() {
+        return Some("the image is empty".into());
+    }
+    if data.len() > MAX_IMAGE_BYTES {
+        return Some(format!(
+            "the image is {} bytes; at most {MAX_IMAGE_BYTES} are accepted",
+            data.len()
+        ));
+    }
+    if !data.starts_with(magic) {
+        return Some(format!(
+            "the bytes are not a {mime_type} image (wrong signature)"
+        ));
+    }
+    None
+}
+
+/// A user message holding an image (as a data URL) and, first, an optional text part.
+/// Sent without `response.create`: the model sees it on its next response.
+pub fn user_image_message(mime_type: &str, image_base64: &str, text: Option<&str>) -> String {
+    let mut content = Vec::new();
+    if let Some(t) = text {
+        content.push(json!({"type": "input_text", "text": t}));
+    }
+    content.push(json!({
+        "type": "input_image",
+        "image_url": format!("data:{mime_type};base64,{image_base64}"),
+    }));
+    conversation_item_create(&json!({"type": "message", "role": "user", "content": content}))
+}
+
 /// A tool's result: `conversation.item.create` with a `function_call_output` item. The
 /// model only reacts once a `response.create` follows (one per response, after all of its
 /// calls are answered).
@@ -420,57 +457,6 @@ fn event<const N: usize>(event_type: &str, fields: [(&str, Value); N]) -> String
         map.insert(key.into(), value);
     }
     Value::Object(map).to_string()
-}
-
-/// Turn detection as the session worker must honour it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VadSettings {
-    /// The server detects turns (`server_vad` or `semantic_vad`): it commits the input
-    /// buffer by itself and sends `speech_started`/`speech_stopped`. `false` is push-to-talk.
-    pub server_vad: bool,
-    /// The server creates a response when the user stops speaking.
-    pub create_response: bool,
-    /// The server cancels the current response when the user starts speaking (so the
-    /// client must stop playback and truncate).
-    pub interrupt_response: bool,
-}
-
-/// The turn detection a session asks for.
-///
-/// Reads `audio.input.turn_detection` (GA), else the top-level `turn_detection` (a
-/// beta-shaped session). `null` is push-to-talk (everything off). An object means server
-/// turn detection, with `create_response` and `interrupt_response` defaulting to `true`
-/// (the API's defaults) when absent or not booleans. When the session does not mention turn
-/// detection at all the server's default applies, which is server VAD with both on.
-pub fn vad_settings(session: &Value) -> VadSettings {
-    let ga = session
-        .get("audio")
-        .and_then(|a| a.get("input"))
-        .and_then(|i| i.get("turn_detection"));
-    let turn_detection = ga.or_else(|| session.get("turn_detection"));
-    match turn_detection {
-        Some(Value::Null) => VadSettings {
-            server_vad: false,
-            create_response: false,
-            interrupt_response: false,
-        },
-        Some(td) => VadSettings {
-            server_vad: true,
-            create_response: td
-                .get("create_response")
-                .and_then(Value::as_bool)
-                .unwrap_or(true),
-            interrupt_response: td
-                .get("interrupt_response")
-                .and_then(Value::as_bool)
-                .unwrap_or(true),
-        },
-        None => VadSettings {
-            server_vad: true,
-            create_response: true,
-            interrupt_response: true,
-        },
-    }
 }
 
 /// The input audio format a session declares.
@@ -669,34 +655,6 @@ mod tests {
         assert_eq!(s["audio"]["output"]["format"]["rate"], 24000);
         assert!(s["audio"]["input"]["turn_detection"].is_null());
         assert_eq!(s["audio"]["input"]["format"]["type"], "audio/pcm");
-        let v = vad_settings(&s);
-        assert_eq!(
-            v,
-            VadSettings {
-                server_vad: false,
-                create_response: false,
-                interrupt_response: false
-            }
-        );
-    }
-
-    #[test]
-    fn vad_settings_ga_beta_and_defaults() {
-        let on = vad_settings(&default_session(ProtocolFlavor::Ga, 24_000));
-        assert!(on.server_vad && on.create_response && on.interrupt_response);
-        let semantic = json!({"audio": {"input": {"turn_detection":
-            {"type": "semantic_vad", "create_response": false}}}});
-        let v = vad_settings(&semantic);
-        assert!(v.server_vad && !v.create_response && v.interrupt_response);
-        let beta = json!({"turn_detection": {"type": "server_vad", "interrupt_response": false}});
-        let v = vad_settings(&beta);
-        assert!(v.server_vad && v.create_response && !v.interrupt_response);
-        let beta_ptt = json!({"turn_detection": null});
-        assert!(!vad_settings(&beta_ptt).server_vad);
-        let absent = vad_settings(&json!({"type": "realtime"}));
-        assert!(absent.server_vad && absent.create_response && absent.interrupt_response);
-        // Not an object at all: the server's defaults.
-        assert!(vad_settings(&Value::Null).server_vad);
     }
 
     #[test]
@@ -830,25 +788,6 @@ mod tests {
     }
 
     #[test]
-    fn pcm_append_matches_the_base64_append() {
-        use base64::Engine as _;
-        for len in [0usize, 1, 2, 3, 4, 959, 960, 1921] {
-            let pcm: Vec<u8> = (0..len).map(|i| (i * 37 % 256) as u8).collect();
-            let direct = parse(&input_audio_append_pcm(&pcm));
-            let via_string = parse(&input_audio_append(
-                &base64::engine::general_purpose::STANDARD.encode(&pcm),
-            ));
-            assert_eq!(direct["audio"], via_string["audio"], "len {len}");
-            assert_eq!(direct["type"], "input_audio_buffer.append");
-            assert_ne!(direct["event_id"], via_string["event_id"]);
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(direct["audio"].as_str().unwrap_or_default())
-                .expect("valid base64");
-            assert_eq!(decoded, pcm);
-        }
-    }
-
-    #[test]
     fn simple_events() {
         assert_eq!(
             parse(&input_audio_commit())["type"],
@@ -875,6 +814,55 @@ mod tests {
             (d["type"].as_str(), d["item_id"].as_str()),
             (Some("conversation.item.delete"), Some("item_9"))
         );
+    }
+
+    #[test]
+    fn images_are_checked_against_their_mime_type() {
+        let png = b"\x89PNG\r\n\x1a\n rest".to_vec();
+        let jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10];
+        assert_eq!(image_problem(&png, "image/png"), None);
+        assert_eq!(image_problem(&jpeg, "image/jpeg"), None);
+        assert!(image_problem(&png, "image/jpeg")
+            .unwrap()
+            .contains("not a image/jpeg"));
+        assert!(image_problem(&jpeg, "image/png")
+            .unwrap()
+            .contains("signature"));
+        assert!(image_problem(&png, "image/gif")
+            .unwrap()
+            .contains("unsupported"));
+        assert!(image_problem(&[], "image/png").unwrap().contains("empty"));
+        let mut big = png.clone();
+        big.resize(MAX_IMAGE_BYTES + 1, 0);
+        assert!(image_problem(&big, "image/png")
+            .unwrap()
+            .contains("at most"));
+        big.truncate(MAX_IMAGE_BYTES);
+        assert_eq!(
+            image_problem(&big, "image/png"),
+            None,
+            "the limit itself is accepted"
+        );
+    }
+
+    #[test]
+    fn an_image_message_puts_the_text_first_and_the_image_as_a_data_url() {
+        let m = parse(&user_image_message(
+            "image/png",
+            "iVBORw0KGgo=",
+            Some("what is this?"),
+        ));
+        assert_eq!(m["type"], "conversation.item.create");
+        let content = m["item"]["content"].as_array().unwrap();
+        assert_eq!(content[0]["type"], "input_text");
+        assert_eq!(content[0]["text"], "what is this?");
+        assert_eq!(content[1]["type"], "input_image");
+        assert_eq!(
+            content[1]["image_url"],
+            "data:image/png;base64,iVBORw0KGgo="
+        );
+        let alone = parse(&user_image_message("image/jpeg", "/9j/", None));
+        assert_eq!(alone["item"]["content"].as_array().unwrap().len(), 1);
     }
 
     #[test]

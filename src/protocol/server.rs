@@ -166,15 +166,13 @@ pub struct FunctionCall {
     pub item_id: Option<String>,
 }
 
-impl FunctionCall {
-    /// The arguments parsed, when they are a JSON object (what a tool's `parameters`
-    /// schema describes); `Value::Null` when the model wrote invalid JSON or something
-    /// other than an object. [`FunctionCall::arguments`] keeps the raw text either way.
-    pub fn parsed_arguments(&self) -> Value {
-        match serde_json::from_str::<Value>(&self.arguments) {
-            Ok(v @ Value::Object(_)) => v,
-            _ => Value::Null,
-        }
+/// A call's arguments parsed, when they are a JSON object (what a tool's `parameters`
+/// schema describes); `Value::Null` when the model wrote invalid JSON or something other
+/// than an object. The raw text is kept beside it either way.
+pub fn arguments_object(raw: &str) -> Value {
+    match serde_json::from_str::<Value>(raw) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => Value::Null,
     }
 }
 
@@ -1236,19 +1234,13 @@ mod tests {
 
     #[test]
     fn parsed_arguments_are_objects_or_null() {
-        let call = |arguments: &str| FunctionCall {
-            call_id: "c".into(),
-            name: "f".into(),
-            arguments: arguments.into(),
-            item_id: None,
-        };
         assert_eq!(
-            call(r#"{"dx": 1.5, "tag": "a"}"#).parsed_arguments(),
+            arguments_object(r#"{"dx": 1.5, "tag": "a"}"#),
             serde_json::json!({"dx": 1.5, "tag": "a"})
         );
-        assert_eq!(call("{}").parsed_arguments(), serde_json::json!({}));
+        assert_eq!(arguments_object("{}"), serde_json::json!({}));
         for bad in ["", "{\"dx\": ", "[1]", "3", "null", "not json"] {
-            assert_eq!(call(bad).parsed_arguments(), Value::Null, "{bad:?}");
+            assert_eq!(arguments_object(bad), Value::Null, "{bad:?}");
         }
     }
 

@@ -262,6 +262,17 @@ impl Conversation {
                     "a tool result for a call that is no longer open was dropped".into(),
                 ),
             },
+            Command::SendEvent(event) => self.send(event.to_string()),
+            Command::SendImage {
+                mime_type,
+                base64,
+                text,
+            } => self.send(client::user_image_message(
+                &mime_type,
+                &base64,
+                text.as_deref(),
+            )),
+            Command::DeleteItem(item_id) => self.send(client::conversation_item_delete(&item_id)),
             Command::UpdateSession(mut partial) => {
                 if self.settings.flavor == ProtocolFlavor::Ga {
                     if let Some(obj) = partial.as_object_mut() {
@@ -357,6 +368,21 @@ impl Conversation {
             ServerEvent::InputCommitted { .. } | ServerEvent::InputCleared => {
                 self.uncommitted_samples = 0
             }
+            ServerEvent::InputTimeoutTriggered { item_id, .. } => {
+                let id = (!item_id.is_empty()).then_some(item_id.as_str());
+                self.event(events::input_timeout_event(id));
+            }
+            ServerEvent::RateLimitsUpdated { rate_limits } => {
+                self.event(events::rate_limits_event(&rate_limits));
+            }
+            ServerEvent::ItemAdded { item, .. } => self.item_event(&item, "added"),
+            ServerEvent::ItemDone { item } => self.item_event(&item, "done"),
+            ServerEvent::ItemTruncated { item_id, .. } => self.event(
+                events::conversation_item_event(&item_id, None, None, "truncated"),
+            ),
+            ServerEvent::ItemDeleted { item_id } => self.event(events::conversation_item_event(
+                &item_id, None, None, "deleted",
+            )),
             ServerEvent::InputTranscriptionDelta { item_id, delta } => {
                 self.event(events::user_transcript_event(&item_id, &delta, false));
             }
@@ -483,6 +509,17 @@ impl Conversation {
             _ => {}
         }
         Ok(())
+    }
+
+    fn item_event(&mut self, item: &server::ItemInfo, status: &str) {
+        if let Some(id) = item.id.as_deref() {
+            self.event(events::conversation_item_event(
+                id,
+                item.role.as_deref(),
+                item.item_type.as_deref(),
+                status,
+            ));
+        }
     }
 
     fn on_audio_delta<P: Player>(&mut self, item_id: &str, delta: &str, env: &mut Env<'_, P>) {
@@ -1123,6 +1160,80 @@ mod tests {
         let mut quiet = Rig::new();
         quiet.created("r1");
         assert!(quiet.events().iter().all(|e| e["type"] != "server_event"));
+    }
+
+    #[test]
+    fn host_events_images_and_deletions_go_out_as_asked_without_a_response() {
+        let mut rig = Rig::new();
+        rig.host(Command::SendEvent(
+            json!({"type": "output_audio_buffer.clear", "event_id": "mine"}),
+        ))
+        .unwrap();
+        rig.host(Command::SendImage {
+            mime_type: "image/png".into(),
+            base64: "iVBORw0KGgo=".into(),
+            text: Some("look".into()),
+        })
+        .unwrap();
+        rig.host(Command::DeleteItem("item_7".into())).unwrap();
+        let sent = rig.sent();
+        assert_eq!(
+            sent[0],
+            json!({"type": "output_audio_buffer.clear", "event_id": "mine"}),
+            "verbatim"
+        );
+        assert_eq!(sent[1]["item"]["content"][1]["type"], "input_image");
+        assert_eq!(sent[2]["type"], "conversation.item.delete");
+        assert_eq!(sent[2]["item_id"], "item_7");
+        assert_eq!(sent.len(), 3, "no response.create");
+    }
+
+    #[test]
+    fn items_timeouts_and_rate_limits_become_host_events() {
+        let mut rig = Rig::new();
+        let item = json!({"id": "item_1", "type": "message", "role": "user", "status": "completed", "content": []});
+        rig.server(
+            json!({"type": "conversation.item.added", "previous_item_id": null, "item": item}),
+        )
+        .unwrap();
+        rig.server(json!({"type": "conversation.item.done", "item": item}))
+            .unwrap();
+        rig.server(json!({"type": "conversation.item.truncated", "item_id": "item_2", "content_index": 0, "audio_end_ms": 900}))
+            .unwrap();
+        rig.server(json!({"type": "conversation.item.deleted", "item_id": "item_1"}))
+            .unwrap();
+        rig.server(json!({"type": "input_audio_buffer.timeout_triggered", "item_id": "item_3", "audio_start_ms": 0, "audio_end_ms": 5000}))
+            .unwrap();
+        let limits =
+            json!([{"name": "requests", "limit": 100, "remaining": 99, "reset_seconds": 1.5}]);
+        rig.server(json!({"type": "rate_limits.updated", "rate_limits": limits}))
+            .unwrap();
+        let ev = rig.events();
+        let items: Vec<(&str, &str)> = ev
+            .iter()
+            .filter(|e| e["type"] == "conversation_item")
+            .map(|e| {
+                (
+                    e["item_id"].as_str().unwrap(),
+                    e["status"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            items,
+            [
+                ("item_1", "added"),
+                ("item_1", "done"),
+                ("item_2", "truncated"),
+                ("item_1", "deleted")
+            ]
+        );
+        assert_eq!(ev[0]["role"], "user");
+        assert_eq!(ev[0]["kind"], "message");
+        let timeout = ev.iter().find(|e| e["type"] == "input_timeout").unwrap();
+        assert_eq!(timeout["item_id"], "item_3");
+        let rl = ev.iter().find(|e| e["type"] == "rate_limits").unwrap();
+        assert_eq!(rl["limits"], limits);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The event vocabulary of DESIGN section 5 and the bounded queues the host polls.
+//! The event vocabulary of `docs/events.md` and the bounded queues the host polls.
 //!
 //! Events are JSON objects with a `type`. Queues are bounded: under a hostile or runaway
 //! server, what does not fit is dropped and counted, never an unbounded growth. An item
@@ -213,6 +213,32 @@ pub fn response_done_event(response_id: &str, status: &str, usage: Option<&Value
 /// `audio_interrupted` {item_id, played_ms}
 pub fn audio_interrupted_event(item_id: &str, played_ms: u32) -> String {
     json!({"type": "audio_interrupted", "item_id": item_id, "played_ms": played_ms}).to_string()
+}
+
+/// `conversation_item` {item_id, role, kind, status}: an item the conversation gained
+/// (`added`, `done`) or lost (`truncated`, `deleted`). `role` is null for items without one.
+pub fn conversation_item_event(
+    item_id: &str,
+    role: Option<&str>,
+    kind: Option<&str>,
+    status: &str,
+) -> String {
+    json!({"type": "conversation_item", "item_id": item_id, "role": role, "kind": kind, "status": status})
+        .to_string()
+}
+
+/// `input_timeout` {item_id?}: server VAD's idle timeout fired.
+pub fn input_timeout_event(item_id: Option<&str>) -> String {
+    let mut v = json!({"type": "input_timeout"});
+    if let Some(id) = item_id {
+        v["item_id"] = json!(id);
+    }
+    v.to_string()
+}
+
+/// `rate_limits` {limits}: the server's `rate_limits` array, verbatim.
+pub fn rate_limits_event(limits: &Value) -> String {
+    json!({"type": "rate_limits", "limits": limits}).to_string()
 }
 
 /// `server_event` {event}

@@ -117,6 +117,19 @@ pub enum Command {
         /// Output string for the model.
         output: String,
     },
+    /// Any client event, sent verbatim (an object with a string `type`).
+    SendEvent(Value),
+    /// A user message with an image (and optional text before it); no `response.create`.
+    SendImage {
+        /// `image/png` or `image/jpeg`.
+        mime_type: String,
+        /// The image bytes, base64.
+        base64: String,
+        /// Text part sent before the image.
+        text: Option<String>,
+    },
+    /// `conversation.item.delete`.
+    DeleteItem(String),
     /// A partial session object to send as `session.update` when ready.
     UpdateSession(Value),
     /// Close gracefully.
@@ -189,7 +202,7 @@ pub struct Stats {
 }
 
 /// State shared by the host-facing session and its worker.
-pub struct Shared {
+pub struct SessionShared {
     /// `SessionState` as i32.
     pub state: AtomicI32,
     /// Events for `rv_poll_event`.
@@ -210,7 +223,7 @@ pub struct Shared {
     pub secrets: Vec<String>,
 }
 
-impl Shared {
+impl SessionShared {
     /// Current state.
     pub fn state(&self) -> SessionState {
         SessionState::from_i32(self.state.load(Ordering::Acquire))
@@ -242,7 +255,7 @@ impl Shared {
 /// A session, as held by the handle registry.
 pub struct Session {
     config: SessionConfig,
-    shared: Arc<Shared>,
+    shared: Arc<SessionShared>,
     /// The mic path (capture, and the echo canceller when on): only the threads that
     /// push the mic or commit/clear the input take it, never the audio thread.
     capture: Mutex<MicPath>,
@@ -295,7 +308,7 @@ impl Session {
         let poll = mio::Poll::new().map_err(no_poll)?;
         let waker = Arc::new(mio::Waker::new(poll.registry(), dial::WAKE).map_err(no_poll)?);
         let cmd_tx = CommandSender { tx, waker };
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(SessionShared {
             state: AtomicI32::new(SessionState::Idle as i32),
             events: JsonQueue::new(config.event_queue_capacity as usize),
             tool_calls: JsonQueue::new(TOOL_QUEUE_CAPACITY),
@@ -324,7 +337,7 @@ impl Session {
     }
 
     /// The shared state (events, stats, ...).
-    pub fn shared(&self) -> &Arc<Shared> {
+    pub fn shared(&self) -> &Arc<SessionShared> {
         &self.shared
     }
 
@@ -539,6 +552,48 @@ impl Session {
             return Err(SessionError::InvalidArgument("text is empty".into()));
         }
         self.send(Command::SendText(text.to_string()))
+    }
+
+    /// Any client event, verbatim: it must be a JSON object with a non-empty string `type`
+    /// (else nothing is sent).
+    pub fn send_event(&self, event: Value) -> Result<(), SessionError> {
+        let typed = event
+            .get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| !t.is_empty());
+        if !event.is_object() || !typed {
+            return Err(SessionError::InvalidArgument(
+                "client_event_json must be a JSON object with a string \"type\"".into(),
+            ));
+        }
+        self.send(Command::SendEvent(event))
+    }
+
+    /// A user message with an image: checked against its mime type (see
+    /// [`client::image_problem`]), with `text` as a part before it; no `response.create`.
+    pub fn send_image(
+        &self,
+        data: &[u8],
+        mime_type: &str,
+        text: Option<&str>,
+    ) -> Result<(), SessionError> {
+        if let Some(problem) = client::image_problem(data, mime_type) {
+            return Err(SessionError::InvalidArgument(problem));
+        }
+        use base64::Engine;
+        self.send(Command::SendImage {
+            mime_type: mime_type.to_string(),
+            base64: base64::engine::general_purpose::STANDARD.encode(data),
+            text: text.map(str::to_string),
+        })
+    }
+
+    /// `conversation.item.delete` for `item_id`.
+    pub fn delete_item(&self, item_id: &str) -> Result<(), SessionError> {
+        if item_id.is_empty() {
+            return Err(SessionError::InvalidArgument("item_id is empty".into()));
+        }
+        self.send(Command::DeleteItem(item_id.to_string()))
     }
 
     /// A tool's result for `call_id`.

@@ -43,8 +43,3 @@ pub fn get_nonblocking(handle: u64) -> Result<Option<Arc<Session>>, ()> {
 pub fn remove(handle: u64) -> Option<Arc<Session>> {
     SESSIONS.write().remove(&handle)
 }
-
-/// Number of live sessions (tests, diagnostics).
-pub fn live_count() -> usize {
-    SESSIONS.read().len()
-}

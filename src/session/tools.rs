@@ -1,7 +1,7 @@
 //! Tool calls: each delivered to the host once, and exactly one `response.create` after
 //! every call of a response has been answered (and the response itself is done).
 
-use serde_json::{json, Value};
+use serde_json::json;
 use std::collections::{HashMap, HashSet, VecDeque};
 
 /// How many call ids are remembered to deduplicate deliveries (bounded memory).
@@ -39,9 +39,9 @@ pub struct ToolTracker {
     responses: HashMap<String, ResponseCalls>,
 }
 
-/// The tool-call JSON of DESIGN section 3, with `arguments` parsed (null when invalid).
+/// The tool-call JSON of `docs/c-abi.md`, with `arguments` parsed (null when invalid).
 pub fn tool_call_json(response_id: &str, call_id: &str, name: &str, arguments_raw: &str) -> String {
-    let parsed = serde_json::from_str::<Value>(arguments_raw).unwrap_or(Value::Null);
+    let parsed = crate::protocol::server::arguments_object(arguments_raw);
     json!({
         "call_id": call_id,
         "name": name,
@@ -181,7 +181,8 @@ mod tests {
 
     #[test]
     fn invalid_arguments_parse_to_null() {
-        let v: Value = serde_json::from_str(&tool_call_json("r", "c", "f", "{nope")).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&tool_call_json("r", "c", "f", "{nope")).unwrap();
         assert!(v["arguments"].is_null());
         assert_eq!(v["arguments_raw"], "{nope");
     }

@@ -13,7 +13,7 @@
 use super::conversation::{Conversation, End, Env, Output, Settings};
 use super::dial::{self, DialError, Readiness, Socket};
 use super::events::SessionState;
-use super::{Command, Shared};
+use super::{Command, SessionShared};
 use crate::audio::playback::PlaybackProducer;
 use crate::config::SessionConfig;
 use crate::protocol::client;
@@ -37,7 +37,7 @@ const MESSAGES_PER_TURN: usize = 256;
 const CLOSE_GRACE: Duration = Duration::from_millis(300);
 
 struct Worker {
-    shared: Arc<Shared>,
+    shared: Arc<SessionShared>,
     config: SessionConfig,
     producer: PlaybackProducer,
     cmd_rx: Receiver<Command>,
@@ -49,7 +49,7 @@ struct Worker {
 
 /// Runs the session until it is closed or fails. Called on the worker thread.
 pub fn run(
-    shared: Arc<Shared>,
+    shared: Arc<SessionShared>,
     config: SessionConfig,
     producer: PlaybackProducer,
     cmd_rx: Receiver<Command>,

@@ -19,7 +19,7 @@ use tungstenite::{Error as WsError, Message, WebSocket};
 
 use crate::config::Fault;
 use crate::handshake::{admit, error_response, header_list, Admission};
-use crate::recorder::Shared;
+use crate::recorder::ServerShared;
 use crate::session::{Outgoing, Session, Shape};
 
 /// How long a read waits before the loop checks timers, faults and shutdown.
@@ -72,7 +72,7 @@ impl Write for Stream {
     }
 }
 
-fn tls_accept(tcp: TcpStream, acceptor: &TlsAcceptor, shared: &Shared) -> Option<Stream> {
+fn tls_accept(tcp: TcpStream, acceptor: &TlsAcceptor, shared: &ServerShared) -> Option<Stream> {
     let deadline = Instant::now() + HANDSHAKE_LIMIT;
     let mut attempt = acceptor.accept(tcp);
     loop {
@@ -90,7 +90,12 @@ fn tls_accept(tcp: TcpStream, acceptor: &TlsAcceptor, shared: &Shared) -> Option
 }
 
 /// Serve one accepted TCP connection until it ends or the server stops.
-pub fn serve(tcp: TcpStream, shared: Arc<Shared>, tls: Option<Arc<TlsAcceptor>>, index: usize) {
+pub fn serve(
+    tcp: TcpStream,
+    shared: Arc<ServerShared>,
+    tls: Option<Arc<TlsAcceptor>>,
+    index: usize,
+) {
     let _ = tcp.set_nodelay(true);
     if tcp.set_read_timeout(Some(POLL)).is_err()
         || tcp
@@ -185,7 +190,7 @@ pub fn serve(tcp: TcpStream, shared: Arc<Shared>, tls: Option<Arc<TlsAcceptor>>,
 struct Connection {
     session: Session,
     ws: WebSocket<Stream>,
-    shared: Arc<Shared>,
+    shared: Arc<ServerShared>,
     faults: Receiver<Fault>,
     closing: Option<Instant>,
     started: Instant,

@@ -3,7 +3,7 @@
 use tungstenite::handshake::server::{ErrorResponse, Request};
 use tungstenite::http::{header, StatusCode};
 
-use crate::recorder::Shared;
+use crate::recorder::ServerShared;
 use std::sync::atomic::Ordering;
 
 /// The decision on one upgrade request.
@@ -56,7 +56,7 @@ fn mask(key: &str) -> String {
 }
 
 /// Decide on one upgrade request.
-pub fn admit(req: &Request, shared: &Shared) -> Admission {
+pub fn admit(req: &Request, shared: &ServerShared) -> Admission {
     let path = req.uri().path();
     if path != "/v1/realtime" {
         return Admission::Reject {

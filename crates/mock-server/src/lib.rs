@@ -40,11 +40,11 @@ pub use config::{Fault, MockConfig, ResponseSpec, Script};
 pub use schema::{EventSchema, SchemaViolation};
 pub use tls::test_ca_certificate_pem;
 
-use recorder::Shared;
+use recorder::ServerShared;
 
 /// A running mock server. Stops on [`MockServer::shutdown`] or drop.
 pub struct MockServer {
-    shared: Arc<Shared>,
+    shared: Arc<ServerShared>,
     addr: SocketAddr,
     acceptor: Option<JoinHandle<()>>,
     workers: Arc<Mutex<Vec<JoinHandle<()>>>>,
@@ -61,7 +61,7 @@ impl MockServer {
         let listener = TcpListener::bind(("127.0.0.1", config.port))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::new(config));
+        let shared = Arc::new(ServerShared::new(config));
         let workers: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::new(Mutex::new(Vec::new()));
         let acceptor = {
             let shared = shared.clone();
@@ -204,7 +204,7 @@ impl MockServer {
         log.audio.clear();
     }
 
-    fn wait_on(&self, timeout: Duration, check: impl Fn(&Shared) -> bool) -> bool {
+    fn wait_on(&self, timeout: Duration, check: impl Fn(&ServerShared) -> bool) -> bool {
         let began = Instant::now();
         loop {
             if check(&self.shared) {
@@ -250,7 +250,7 @@ fn of_type(events: &[Value], kind: &str) -> Vec<Value> {
 
 fn accept_loop(
     listener: TcpListener,
-    shared: Arc<Shared>,
+    shared: Arc<ServerShared>,
     tls: Option<Arc<native_tls::TlsAcceptor>>,
     workers: Arc<Mutex<Vec<JoinHandle<()>>>>,
 ) {

@@ -15,7 +15,7 @@ pub const MAX_RECORDED_SAMPLES: usize = 100 * 1024 * 1024;
 pub const MAX_RECORDED_EVENT_BYTES: usize = 64 * 1024 * 1024;
 
 /// State shared between the server handle and its threads.
-pub struct Shared {
+pub struct ServerShared {
     /// The configuration the server started with.
     pub config: MockConfig,
     /// Set to stop every thread.
@@ -59,10 +59,10 @@ pub struct Log {
     pub models: Vec<String>,
 }
 
-impl Shared {
+impl ServerShared {
     /// Fresh shared state for `config`.
-    pub fn new(config: MockConfig) -> Shared {
-        Shared {
+    pub fn new(config: MockConfig) -> ServerShared {
+        ServerShared {
             reject_with: Mutex::new(config.reject_with),
             responses: Mutex::new(config.script.responses.iter().cloned().collect()),
             user_transcripts: Mutex::new(config.script.user_transcripts.iter().cloned().collect()),

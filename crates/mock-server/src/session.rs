@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 
 use crate::audio::{InputFormat, Vad, VadEvent};
 use crate::ids::IdGen;
-use crate::recorder::Shared;
+use crate::recorder::ServerShared;
 use crate::response::{plan, Modality, Scheduled, Step};
 use crate::schema::EventSchema;
 
@@ -90,7 +90,7 @@ impl Input {
 
 /// One connection's session state.
 pub struct Session {
-    shared: Arc<Shared>,
+    shared: Arc<ServerShared>,
     shape: Shape,
     ids: IdGen,
     session: Value,
@@ -294,7 +294,7 @@ fn unix_now() -> u64 {
 
 impl Session {
     /// A new session for `model`; `salt` varies the ids between connections.
-    pub fn new(shared: Arc<Shared>, model: &str, salt: u64, shape: Shape) -> Session {
+    pub fn new(shared: Arc<ServerShared>, model: &str, salt: u64, shape: Shape) -> Session {
         let mut ids = IdGen::new(salt);
         let session = match shape {
             Shape::Ga => default_session(model),

@@ -1,6 +1,8 @@
-//! More of the session through the C ABI: keepalive, partial frames, beta protocol, half
-//! duplex, user cancel, runtime updates, and every client event the plugin sent checked
-//! against the official SDK.
+//! The session's modes and its resilience to the server's faults, through the C ABI: a
+//! stalled server is noticed, frames split across reads are reassembled, server pings are
+//! answered; the beta protocol, half duplex, user cancel, runtime updates and push-to-talk
+//! behave, raw events are forwarded only when asked, and every client event the plugin
+//! sent is checked against the official SDK.
 
 mod support;
 
