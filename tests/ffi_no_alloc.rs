@@ -85,3 +85,44 @@ fn pull_through_the_c_abi_never_allocates() {
         "rv_pull_playback allocated or freed {allocs} times over {calls} calls"
     );
 }
+
+/// `rv_push_output_mix`, called on the audio thread with the listener's mix, copies only: no
+/// heap operation, also for every refused argument; a bad argument writes nothing.
+#[test]
+fn pushing_the_output_mix_through_the_c_abi_never_allocates() {
+    let mix: Vec<f32> = (0..1024 * 2)
+        .map(|i| (i as f32 * 0.01).sin() * 0.3)
+        .collect();
+    // Warm-up outside the count (first-touch of thread-locals, the last-error slot).
+    unsafe { rv_push_output_mix(mix.as_ptr(), 1024, 2, 48_000) };
+    unsafe { rv_push_output_mix(std::ptr::null(), 1024, 2, 48_000) };
+    ARMED.with(|a| a.set(true));
+    let mut results = Vec::with_capacity(0);
+    let mut ok = 0;
+    let mut refused = 0;
+    for _ in 0..200 {
+        for (ptr, frames, ch, rate) in [
+            (mix.as_ptr(), 1024, 2, 48_000),
+            (mix.as_ptr(), 512, 4, 44_100),
+            (std::ptr::null(), 1024, 2, 48_000),
+            (mix.as_ptr(), -1, 2, 48_000),
+            (mix.as_ptr(), 1024, 0, 48_000),
+            (mix.as_ptr(), 64, 33, 48_000),
+            (mix.as_ptr(), 1024, 2, 1_000),
+        ] {
+            match unsafe { rv_push_output_mix(ptr, frames, ch, rate) } {
+                RV_OK => ok += 1,
+                RV_ERR_INVALID_ARGUMENT => refused += 1,
+                other => results.push(other),
+            }
+        }
+    }
+    ARMED.with(|a| a.set(false));
+    let allocs = ALLOCS.load(Ordering::Relaxed);
+    assert!(results.is_empty(), "unexpected codes {results:?}");
+    assert_eq!((ok, refused), (400, 1000));
+    assert_eq!(
+        allocs, 0,
+        "rv_push_output_mix allocated or freed {allocs} times"
+    );
+}

@@ -46,6 +46,10 @@ fn header_has_every_design_function() {
         "rv_create_response",
         "rv_cancel_response",
         "rv_get_stats",
+        "rv_push_output_mix",
+        "rv_send_event",
+        "rv_send_image",
+        "rv_delete_item",
     ] {
         let declared =
             committed.contains(&format!(" {f}(")) || committed.contains(&format!("*{f}("));

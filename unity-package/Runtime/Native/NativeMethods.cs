@@ -152,6 +152,18 @@ namespace RealtimeVoice.Native
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         public static extern int rv_push_mic(ulong session, [In] float[] samples, int frames, int channels, int sampleRate);
 
+        /// <summary>int32_t rv_send_event(RvSession s, const char* client_event_json).</summary>
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int rv_send_event(ulong session, byte[] clientEventJsonUtf8);
+
+        /// <summary>int32_t rv_send_image(RvSession s, const uint8_t* data, int32_t len, const char* mime_type, const char* text).</summary>
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int rv_send_image(ulong session, [In] byte[] data, int len, byte[] mimeTypeUtf8, byte[] textUtf8);
+
+        /// <summary>int32_t rv_delete_item(RvSession s, const char* item_id).</summary>
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int rv_delete_item(ulong session, byte[] itemIdUtf8);
+
         /// <summary>int32_t rv_push_output_mix(const float* samples, int32_t frames, int32_t channels, int32_t sample_rate).</summary>
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         public static extern int rv_push_output_mix([In] float[] samples, int frames, int channels, int sampleRate);
