@@ -1,4 +1,4 @@
-//! Issue 7 end to end: the model's voice comes out of the speakers and back into the mic,
+//! Echo cancellation end to end: the model's voice comes out of the speakers and back into the mic,
 //! through the C ABI, against the local Realtime server and its energy VAD.
 //!
 //! An "acoustic loop" stands in for Unity's audio device and microphone: the audio thread

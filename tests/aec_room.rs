@@ -6,7 +6,7 @@
 //! Room: far end = the model's speech fixture; echo = bulk delay (+50 ms at 11 s), a 50 ms
 //! exponentially decaying room response (seeded), gain, a slightly nonlinear loudspeaker,
 //! white noise at -70 dBFS. Near end = another voice 6 dB under the far end (as in the peer
-//! measurements of ../shared/reference/peers.md), talking over the far end 6-9 s (double
+//! measurements peer plugins' users report), talking over the far end 6-9 s (double
 //! talk) and alone 9-10.5 s (single talk: it must pass untouched).
 //!
 //! ERLE = mic echo over output power, in 200 ms windows where the echo is at least 30 dB over
@@ -216,7 +216,7 @@ fn room(delay_ms: usize, gain_db: f64, seed: u64) -> Figures {
     let jump_at = 11 * RATE;
     let echo = echo_path(&far, &h, delay_ms, Some((jump_at, delay_ms + 50)), &mut rng);
     // Near end 6-10.5 s, 6 dB under the far end's level (the user is nearer the mic than
-    // the speakers are loud; as in the peer measurements of ../shared/reference/peers.md).
+    // the speakers are loud; as in the peer measurements peer plugins' users report).
     let near_raw = near_speech();
     let seg = st1 - dt0;
     let near_seg: Vec<f32> = near_raw.iter().cycle().take(seg).copied().collect();

@@ -25,7 +25,7 @@ use super::{BINS, BLOCK};
 /// Coarse filter NLMS step.
 const COARSE_STEP: f32 = 0.4;
 /// Partitions of each filter constrained per block (in turn).
-const CONSTRAIN_PER_BLOCK: usize = 6;
+const CONSTRAIN_PER_BLOCK: usize = 2;
 /// The prior state variance at the filter's start (the onset margin and the direct path),
 /// relative to a unit far-to-mic path.
 const PRIOR_VAR: f32 = 0.5;
