@@ -351,6 +351,22 @@ fn check_audio_args(frames: i32, channels: i32, sample_rate: i32) -> Result<usiz
     Ok(frames as usize * channels as usize)
 }
 
+/// The `len` floats a caller passed at `samples` (`len` from [`check_audio_args`]): empty when
+/// `len` is 0 (`samples` may then be NULL), an error when NULL otherwise.
+///
+/// # Safety
+/// When `len` > 0 and `samples` is not NULL, `samples` must point to `len` readable floats.
+unsafe fn input_samples<'a>(samples: *const f32, len: usize) -> Result<&'a [f32], Failure> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if samples.is_null() {
+        return Err(Failure::arg("samples is NULL"));
+    }
+    // SAFETY: non-NULL, `len` readable floats (contract).
+    Ok(unsafe { std::slice::from_raw_parts(samples, len) })
+}
+
 /// Pushes `frames` frames of interleaved float mic audio (`channels` channels at
 /// `sample_rate` Hz). Cheap: the caller's thread never waits on the network. NaN/Inf
 /// become 0 and samples clamp to [-1, 1].
@@ -369,14 +385,10 @@ pub unsafe extern "C" fn rv_push_mic(
     guard(|| {
         let len = check_audio_args(frames, channels, sample_rate)?;
         let session = session(s)?;
-        if len == 0 {
+        let data = unsafe { input_samples(samples, len) }?;
+        if data.is_empty() {
             return Ok(RV_OK);
         }
-        if samples.is_null() {
-            return Err(Failure::arg("samples is NULL"));
-        }
-        // SAFETY: non-NULL, frames*channels readable floats (contract).
-        let data = unsafe { std::slice::from_raw_parts(samples, len) };
         session.push_mic(data, channels as usize, sample_rate as u32)?;
         Ok(RV_OK)
     })
@@ -403,14 +415,10 @@ pub unsafe extern "C" fn rv_push_output_mix(
 ) -> i32 {
     guard(|| {
         let len = check_audio_args(frames, channels, sample_rate)?;
-        if len == 0 {
+        let data = unsafe { input_samples(samples, len) }?;
+        if data.is_empty() {
             return Ok(RV_OK);
         }
-        if samples.is_null() {
-            return Err(Failure::arg("samples is NULL"));
-        }
-        // SAFETY: non-NULL, frames*channels readable floats (contract).
-        let data = unsafe { std::slice::from_raw_parts(samples, len) };
         match output_mix::GLOBAL.push(data, channels as usize, sample_rate as u32) {
             Ok(_) => Ok(RV_OK),
             Err(PushError::Busy) => Err(Failure(

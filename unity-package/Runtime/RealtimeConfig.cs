@@ -1,4 +1,4 @@
-// Builds the config JSON of rv_session_create (DESIGN section 4) from typed settings.
+// Builds the config JSON of rv_session_create (docs/config.md) from typed settings.
 // Fields left null are omitted so the plugin's defaults apply.
 using System.Collections.Generic;
 

@@ -1,9 +1,9 @@
-// One event from rv_poll_event (DESIGN section 5), with typed accessors.
+// One event from rv_poll_event (docs/events.md), with typed accessors.
 using System.Collections.Generic;
 
 namespace RealtimeVoice
 {
-    /// <summary>The event types of DESIGN section 5 (Unknown for types added later).</summary>
+    /// <summary>The event types of docs/events.md (Unknown for types added later).</summary>
     public enum RealtimeEventKind
     {
         /// <summary>A type this version of the scripts does not know.</summary>

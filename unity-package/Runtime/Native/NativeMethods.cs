@@ -1,4 +1,4 @@
-// P/Invoke declarations for the C ABI in include/realtime_voice.h (DESIGN section 3).
+// P/Invoke declarations for the C ABI in include/realtime_voice.h (docs/c-abi.md).
 //
 // Marshalling rules, chosen so the behaviour is the same on every Mono/IL2CPP version:
 // - strings going in are passed as NUL-terminated UTF-8 byte[] built by Utf8(); Mono's and
