@@ -123,11 +123,6 @@ impl ResidualSuppressor {
         }
     }
 
-    /// The measured residual-to-echo ratio, averaged over bins (for figures).
-    pub fn mean_leak(&self) -> f32 {
-        self.leak.iter().sum::<f32>() / BINS as f32
-    }
-
     fn analyse(&mut self, fft: &mut Fft, first: bool, block: &[f32; BLOCK]) {
         let prev = if first { &self.prev_e } else { &self.prev_y };
         for i in 0..BLOCK {
