@@ -14,8 +14,12 @@
 const FORGET: f32 = 0.98;
 /// Blocks between evaluations.
 const EVALUATE_EVERY: usize = 4;
-/// Consecutive evaluations a new lag must win before it is reported.
-const AGREE: u32 = 3;
+/// Consecutive evaluations a lag must win before it is first reported (~170 ms at 24 kHz:
+/// with music in the mix the first lag to win for 64 ms was half the true one)...
+const AGREE_FIRST: u32 = 8;
+/// ... and before it replaces a reported one (a moved speaker is followed at once; the
+/// canceller itself decides whether a new estimate may move its filters).
+const AGREE_TO_CHANGE: u32 = 3;
 /// Correlation a lag needs to count as the echo's.
 const MIN_CORRELATION: f32 = 0.4;
 /// A lag before the best one is the echo's start when it correlates at least this fraction
@@ -161,7 +165,12 @@ impl DelayEstimator {
                     Some((c, k)) if c.abs_diff(lag) <= 1 => k + 1,
                     _ => 1,
                 };
-                if agreed >= AGREE {
+                let needed = if self.reported.is_some() {
+                    AGREE_TO_CHANGE
+                } else {
+                    AGREE_FIRST
+                };
+                if agreed >= needed {
                     self.reported = Some(lag);
                     self.candidate = None;
                     Some(lag)

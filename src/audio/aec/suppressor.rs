@@ -16,9 +16,13 @@ use super::{BINS, BLOCK, FFT};
 
 /// Deepest attenuation per bin (-40 dB); comfort noise fills what it removes.
 const MIN_GAIN: f32 = 0.01;
-/// The residual echo is overestimated by this factor (suppression errs on the echo side
-/// only where the echo dominates anyway).
-const OVERESTIMATE: f32 = 2.0;
+/// The residual echo is taken at this factor of its estimate (measured: 2 cut the user by
+/// a further 0.6 dB and cost 1.5 dB of near-end SNR in double talk for no echo gained).
+const OVERESTIMATE: f32 = 1.0;
+/// The noise floor learns only from bins where the estimated residual echo is under this
+/// share of the error: an error that is mostly echo would otherwise be taken for the
+/// room, and the comfort noise would play the echo back at random phase.
+const FLOOR_ECHO_SHARE: f32 = 0.3;
 /// Bounds of the measured residual-to-echo ratio: at most this (an estimate still far too
 /// small early on)...
 const MAX_LEAK: f32 = 4.0;
@@ -167,9 +171,14 @@ impl ResidualSuppressor {
         for k in 0..BINS {
             let e2 = self.e_spec[k].norm_sqr();
             let y2 = self.y_spec[k].norm_sqr();
-            // The room's noise floor: the quietest the error has been lately.
+            let before = OVERESTIMATE * (self.leak[k] * y2).max(hints.linear_residual[k])
+                + pre * hints.far_bound[k];
+            // The room's noise floor: the quietest the error has been lately, where the
+            // echo does not dominate it.
             self.smoothed[k] += NOISE_SMOOTHING * (e2 - self.smoothed[k]);
-            self.min_now[k] = self.min_now[k].min(self.smoothed[k]);
+            if before < FLOOR_ECHO_SHARE * e2 {
+                self.min_now[k] = self.min_now[k].min(self.smoothed[k]);
+            }
             // (Nothing known before the first window has passed.)
             let least = self.min_now[k].min(self.min_last[k]);
             self.noise[k] = if self.min_last[k] == f32::MAX {
@@ -211,7 +220,12 @@ impl ResidualSuppressor {
         self.window_blocks += 1;
         if self.window_blocks == NOISE_WINDOW_BLOCKS {
             self.window_blocks = 0;
-            self.min_last = self.min_now;
+            // A bin the echo covered for a whole window keeps the floor it had.
+            for k in 0..BINS {
+                if self.min_now[k] != f32::MAX {
+                    self.min_last[k] = self.min_now[k];
+                }
+            }
             self.min_now = [f32::MAX; BINS];
         }
         fft.inverse(&self.e_spec, &mut self.frame);
