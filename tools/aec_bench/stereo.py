@@ -195,18 +195,29 @@ def run_methods(info: dict, scene_dir: str, meths, calib: dict, log, rerun_ancho
     return res
 
 
-def aec3_render_check(info: dict, scene_dir: str) -> float:
-    """How differently AEC3 treats the two-channel reference from the downmix: the level of
-    the difference of its two outputs on the wide music, against the echo (dB; about -inf
-    if the two-channel reference were averaged to mono before AEC3)."""
-    vd = os.path.join(scene_dir, "music")
-    try:
-        a, _ = wavio.read(os.path.join(vd, "out_aec3.wav"))
-        b, _ = wavio.read(os.path.join(vd, "out_aec3-st.wav"))
-    except FileNotFoundError:
+def aec3_render_check(info: dict, scene_dir: str, meths, calib: dict) -> float:
+    """Does AEC3 cancel a two-channel reference as two channels, or average it to mono first
+    (WebRTC's audio processing module does unless its pipeline allows multichannel render)?
+    AEC3's steady ERLE on the wide music fed the downmix as that module would form it from
+    the PCM16 channels (their integer mean): compared with the figures on the float downmix
+    and on the two-channel reference, it tells the two apart (rounding alone moves AEC3's
+    ERLE by a dB or two, not by tens)."""
+    m = next((m for m in meths if m.name == "aec3"), None)
+    if m is None or "aec3" not in calib:
         return float("nan")
+    import tempfile
+
+    vd = os.path.join(scene_dir, "music")
+    st, _ = wavio.read_channels(os.path.join(vd, "ref.wav"))
+    pcm = wavio.to_pcm16(st).astype(np.int32)
+    mono = np.floor((pcm[:, 0] + pcm[:, 1]) / 2) / 32768.0
     e, _ = wavio.read(os.path.join(vd, "echo.wav"))
-    return 10 * math.log10(max(np.sum((a - b) ** 2), 1e-30) / np.sum(e**2))
+    with tempfile.TemporaryDirectory() as d:
+        ref = os.path.join(d, "ref.wav")
+        wavio.write_float(ref, mono, RATE)
+        out, _ = m.run(os.path.join(vd, "mic.wav"), ref)
+    out = M.aligned(out, calib["aec3"][0], len(e))
+    return metrics.erle(e, out, RATE, *info["segments"]["steady"])
 
 
 # ---------------------------------------------------------------- tables
@@ -258,14 +269,16 @@ def markdown(infos, results, ceils, checks, meths, command, commit, elapsed) -> 
         "The echo splits into mid and side: with m = (L + R) / 2 and s = (L - R) / 2,"
         " e = h_L * L + h_R * R = (h_L + h_R) * m + (h_L - h_R) * s. The first term is one"
         " filter of the downmix; the second is the side signal through the difference of the"
-        " two paths. For content whose channels have the same spectrum (centred, or symmetric"
-        " stereo) s is uncorrelated with m at every frequency, so no filter of the downmix,"
-        " fixed or adaptive, predicts any of it: the best it can do is h_L + h_R and it leaves"
-        " exactly (h_L - h_R) * s. ERLE of that residual (dB, the benchmark's 100 ms window"
-        " mean, clamped at 60) over the reply from 1 s in, from each room's own responses."
-        " A filter per loudspeaker has an exact solution (h_L, h_R) for any content: no"
-        " ceiling from the model, only from adaptation (measured below with Speex's"
-        " multichannel MDF).",
+        " two paths, of which a filter of the downmix cancels only what is coherent with m."
+        " The best single time-invariant filter of the downmix (any length) leaves, per"
+        " frequency, S_ee - |S_em|^2 / S_mm; the ceiling is the echo's power over that"
+        " residual's over the reply from 1 s in, from each room's exact responses and the"
+        " content's own cross-spectra (no fit of the echo; capped at 60 dB). It is a power"
+        " ratio: the cancellers' ERLE below is a mean of 100 ms windows in dB, which counts"
+        " quiet windows as much as loud ones and can sit a few dB above it; an adaptive filter"
+        " that tracks the music's changing balance can also beat a time-invariant one. A filter"
+        " per loudspeaker has an exact solution (h_L, h_R) for any content: no ceiling from the"
+        " model, only from adaptation (measured below with Speex's multichannel MDF).",
         "",
         "| content | side / mid (dB) | " + " | ".join(names) + " |",
         "|---|---|" + "---|" * len(names),
@@ -311,49 +324,63 @@ def markdown(infos, results, ceils, checks, meths, command, commit, elapsed) -> 
         )
         + " |"
     )
-    labels = [m.label + ("" if m.name in STEREO_REFERENCE else " (downmix)") for m in meths]
+    labels = {m.name: m.label + ("" if m.name in STEREO_REFERENCE else " (downmix)") for m in meths}
     L += [
         "",
         "## The cancellers",
         "",
-        "Each cell: " + " / ".join(f"**{x}**" for x in labels) + ".",
+        "Ours and Speex (downmix) get (L + R) / 2, as the plugin feeds its canceller (the mean"
+        " of the channels, `src/audio/output_mix.rs`); *stereo ref* gets L and R. *linear*: the"
+        " linear stage alone (ours `--linear-only`, Speex without its preprocessor).",
         "",
-        "### ERLE far end only (dB): 1-3 s into the reply, and steady (5 s in to its end)",
+        "### ERLE far end only (dB): 1-3 s into the reply / steady (5 s in to its end)",
         "",
-        "| content | figure | " + " | ".join(names) + " | mean |",
+        "| content | canceller | " + " | ".join(names) + " | mean |",
         "|---|---|" + "---|" * (len(names) + 1),
     ]
     for v in ECHO_VARIANTS:
-        for tag, label in (("early", "1-3 s"), ("steady", "steady")):
-            key = f"{v}_{tag}"
-            cells = [" / ".join(_f(results[n][m.name].get(key)) for m in meths) for n in names]
-            mean = " / ".join(_f(_mean([results[n][m.name].get(key) for n in names])) for m in meths)
-            L.append(f"| {CONTENT[v]} | {label} | " + " | ".join(cells) + f" | {mean} |")
+        for m in meths:
+            cells = [
+                f"{_f(results[n][m.name].get(f'{v}_early'))} / {_f(results[n][m.name].get(f'{v}_steady'))}"
+                for n in names
+            ]
+            mean = " / ".join(
+                _f(_mean([results[n][m.name].get(f"{v}_{t}") for n in names])) for t in ("early", "steady")
+            )
+            L.append(f"| {CONTENT[v]} | {labels[m.name]} | " + " | ".join(cells) + f" | {mean} |")
     L += [
         "",
-        "### Double talk on (d) voice + stereo music: near-end SNR / gain (dB)",
+        "### Double talk on (d) voice + stereo music: near-end SNR / gain (dB), early (1 s in) and late (10 s in)",
         "",
-        "| figure | " + " | ".join(names) + " | mean |",
-        "|---|" + "---|" * (len(names) + 1),
+        "| canceller | " + " | ".join(f"{n} early" for n in names) + " | " + " | ".join(f"{n} late" for n in names) + " |",
+        "|---|" + "---|" * (2 * len(names)),
     ]
-    for key, label in (
-        ("dt_early_snr", "early (1 s in): SNR"),
-        ("dt_early_gain", "early: gain"),
-        ("dt_late_snr", "late (10 s in): SNR"),
-        ("dt_late_gain", "late: gain"),
-    ):
-        cells = [" / ".join(_f(results[n][m.name].get(key)) for m in meths) for n in names]
-        mean = " / ".join(_f(_mean([results[n][m.name].get(key) for n in names])) for m in meths)
-        L.append(f"| {label} | " + " | ".join(cells) + f" | {mean} |")
-    if any(not math.isnan(checks.get(n, float("nan"))) for n in names):
+    for m in meths:
+        cells = []
+        for tag in ("early", "late"):
+            for n in names:
+                r = results[n][m.name]
+                cells.append(f"{_f(r.get(f'dt_{tag}_snr'))} / {_f(r.get(f'dt_{tag}_gain'))}")
+        L.append(f"| {labels[m.name]} | " + " | ".join(cells) + " |")
+    have = [m.name for m in meths]
+    if "aec3" in have and "aec3-st" in have and any(not math.isnan(checks.get(n, float("nan"))) for n in names):
         L += [
             "",
-            "AEC3's two outputs on the wide music (two-channel reference against the downmix)"
-            " differ by "
-            + ", ".join(f"{_f(checks[n])} dB ({n})" for n in names)
-            + " relative to the echo: this build of AEC3 does not average a two-channel"
-            " reference down to mono before cancelling (if it did, the difference would be"
-            " the PCM16 rounding of the downmix, under -60 dB).",
+            "### Does AEC3 use the second channel?",
+            "",
+            "AEC3's steady ERLE on (b), dB: fed the downmix formed as WebRTC's audio processing"
+            " module would form it from the two PCM16 channels (their integer mean) / fed the"
+            " float downmix / fed the two-channel reverse stream. If the module averaged the"
+            " channels to mono, the first and the last would agree.",
+            "",
+            "| " + " | ".join(names) + " |",
+            "|" + "---|" * len(names),
+            "| "
+            + " | ".join(
+                f"{_f(checks[n])} / {_f(results[n]['aec3'].get('music_steady'))} / {_f(results[n]['aec3-st'].get('music_steady'))}"
+                for n in names
+            )
+            + " |",
         ]
     return "\n".join(L) + "\n"
 
@@ -376,7 +403,7 @@ def run(args, log) -> int:
         log(f"stereo/{name}: ceilings {time.time() - t:.1f} s")
         t = time.time()
         results[name] = run_methods(info, d, meths, calib, log, args.rerun_anchors)
-        checks[name] = aec3_render_check(info, d)
+        checks[name] = aec3_render_check(info, d, meths, calib)
         log(f"stereo/{name}: cancellers {time.time() - t:.1f} s")
         log(json.dumps({"ceilings": ceils[name], "figures": results[name]}, default=str))
     elapsed = time.time() - t0
