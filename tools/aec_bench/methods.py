@@ -13,6 +13,14 @@ own latency, measured once by cross-correlation on a near end alone, taken out).
   with a 500 ms filter, then ``speex_preprocess_run`` with the echo state (its residual echo
   suppressor; denoise stays on because Speex applies the echo suppression in the same gain,
   so turning denoise off turns the suppressor off too).
+
+For the stereo scenes (``stereo.py``) the same classes take a two-channel reference:
+``aec3-st`` hands AEC3 a 2-channel reverse stream (livekit's APM keeps WebRTC's default
+pipeline, which averages the render channels to mono before AEC3: measured, not assumed, in
+``docs/aec-stereo.md``); ``speex-st`` is SpeexDSP's multichannel MDF
+(``speex_echo_state_init_mc``: one adaptive filter per loudspeaker, summed), the one
+per-channel canceller at hand; ``speex-lin`` and ``speex-st-lin`` are those linear stages
+without the preprocessor's residual suppression.
 """
 
 from __future__ import annotations
@@ -90,10 +98,13 @@ class Aec3:
     name = "aec3"
     label = "AEC3"
 
-    def __init__(self, noise_suppression: bool = False):
+    def __init__(self, noise_suppression: bool = False, stereo_reference: bool = False):
         self.ns = noise_suppression
+        self.stereo = stereo_reference
         if noise_suppression:
             self.name, self.label = "aec3ns", "AEC3+NS"
+        if stereo_reference:
+            self.name, self.label = "aec3-st", "AEC3 (stereo ref)"
         try:
             from livekit import rtc  # noqa: F401
 
@@ -108,8 +119,7 @@ class Aec3:
         from livekit import rtc
 
         mic, rate = wavio.read(mic_path)
-        ref, _ = wavio.read(ref_path)
-        ref = np.pad(ref, (0, max(0, len(mic) - len(ref))))[: len(mic)]
+        ref, channels = _reference(ref_path, len(mic), 2 if self.stereo else 1)
         apm = rtc.AudioProcessingModule(
             echo_cancellation=True,
             noise_suppression=self.ns,
@@ -117,11 +127,11 @@ class Aec3:
             auto_gain_control=False,
         )
         mf, n = _frames(wavio.to_pcm16(mic), rate)
-        rf, _ = _frames(wavio.to_pcm16(ref), rate)
+        rf = _interleaved_frames(wavio.to_pcm16(ref), n)
         out = np.empty_like(mf)
         spent = []
         for k in range(len(mf)):
-            rframe = rtc.AudioFrame(bytearray(rf[k].tobytes()), rate, 1, n)
+            rframe = rtc.AudioFrame(bytearray(rf[k].tobytes()), rate, channels, n)
             mframe = rtc.AudioFrame(bytearray(mf[k].tobytes()), rate, 1, n)
             t = time.perf_counter()
             apm.process_reverse_stream(rframe)
@@ -140,8 +150,12 @@ class Speex:
     ECHO_SET_SAMPLING_RATE = 24
     PREPROCESS_SET_ECHO_STATE = 24
 
-    def __init__(self, filter_ms: int = SPEEX_FILTER_MS):
+    def __init__(self, filter_ms: int = SPEEX_FILTER_MS, speakers: int = 1, suppressor: bool = True):
         self.filter_ms = filter_ms
+        self.speakers = speakers
+        self.suppressor = suppressor
+        self.name = "speex" + ("-st" if speakers > 1 else "") + ("" if suppressor else "-lin")
+        self.label = "Speex" + (" (stereo ref)" if speakers > 1 else "") + ("" if suppressor else " linear")
         path = ctypes.util.find_library("speexdsp") or "libspeexdsp.so.1"
         try:
             lib = ctypes.CDLL(path)
@@ -150,6 +164,8 @@ class Speex:
             return
         lib.speex_echo_state_init.restype = ctypes.c_void_p
         lib.speex_echo_state_init.argtypes = [ctypes.c_int, ctypes.c_int]
+        lib.speex_echo_state_init_mc.restype = ctypes.c_void_p
+        lib.speex_echo_state_init_mc.argtypes = [ctypes.c_int] * 4
         lib.speex_echo_ctl.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
         lib.speex_echo_cancellation.argtypes = [ctypes.c_void_p] + [ctypes.c_void_p] * 3
         lib.speex_echo_state_destroy.argtypes = [ctypes.c_void_p]
@@ -166,11 +182,14 @@ class Speex:
     def run(self, mic_path: str, ref_path: str):
         lib = self.lib
         mic, rate = wavio.read(mic_path)
-        ref, _ = wavio.read(ref_path)
-        ref = np.pad(ref, (0, max(0, len(mic) - len(ref))))[: len(mic)]
+        ref, _ = _reference(ref_path, len(mic), self.speakers)
         mf, n = _frames(wavio.to_pcm16(mic), rate)
-        rf, _ = _frames(wavio.to_pcm16(ref), rate)
-        st = lib.speex_echo_state_init(n, rate * self.filter_ms // 1000)
+        rf = _interleaved_frames(wavio.to_pcm16(ref), n)
+        taps = rate * self.filter_ms // 1000
+        if self.speakers == 1:
+            st = lib.speex_echo_state_init(n, taps)
+        else:
+            st = lib.speex_echo_state_init_mc(n, taps, 1, self.speakers)
         r = ctypes.c_int(rate)
         lib.speex_echo_ctl(st, self.ECHO_SET_SAMPLING_RATE, ctypes.byref(r))
         pp = lib.speex_preprocess_state_init(n, rate)
@@ -185,13 +204,31 @@ class Speex:
                 lib.speex_echo_cancellation(
                     st, mf[k].ctypes.data, rf[k].ctypes.data, out[k].ctypes.data
                 )
-                lib.speex_preprocess_run(pp, out[k].ctypes.data)
+                if self.suppressor:
+                    lib.speex_preprocess_run(pp, out[k].ctypes.data)
                 spent.append(time.perf_counter() - t)
         finally:
             lib.speex_preprocess_state_destroy(pp)
             lib.speex_echo_state_destroy(st)
         y = out.reshape(-1)[: len(mic)].astype(np.float64) / 32768.0
         return y, float(np.median(spent)) * 1e6
+
+
+def _reference(path: str, n: int, channels: int) -> tuple[np.ndarray, int]:
+    """The reference as (n, channels): a mono file is copied to every channel (a silent or
+    centred reference), a file with more channels than asked is averaged down to mono."""
+    x, _ = wavio.read_channels(path)
+    if x.shape[1] != channels:
+        x = np.repeat(x.mean(axis=1, keepdims=True), channels, axis=1)
+    x = np.pad(x, ((0, max(0, n - len(x))), (0, 0)))[:n]
+    return x, channels
+
+
+def _interleaved_frames(x: np.ndarray, n: int) -> np.ndarray:
+    """(frames, channels) PCM cut into contiguous 10 ms calls of ``n`` interleaved frames."""
+    pad = (-len(x)) % n
+    x = np.pad(x, ((0, pad), (0, 0)))
+    return np.ascontiguousarray(x.reshape(-1, n * x.shape[1]))
 
 
 def make(names: list[str], binary=None, build=True, release=True) -> list:
@@ -208,8 +245,16 @@ def make(names: list[str], binary=None, build=True, release=True) -> list:
             m = Aec3()
         elif name == "aec3ns":
             m = Aec3(noise_suppression=True)
+        elif name == "aec3-st":
+            m = Aec3(stereo_reference=True)
         elif name == "speex":
             m = Speex()
+        elif name == "speex-lin":
+            m = Speex(suppressor=False)
+        elif name == "speex-st":
+            m = Speex(speakers=2)
+        elif name == "speex-st-lin":
+            m = Speex(speakers=2, suppressor=False)
         else:
             raise ValueError(f"unknown method {name}")
         if m.available():
