@@ -15,8 +15,10 @@
 //!
 //! Channels are downmixed to mono on the way in: one microphone hears every speaker through
 //! its own path, and for the common content (a voice panned between two speakers, a centred
-//! mix) the sum is one signal through one combined path, which a single filter models. What
-//! that leaves in a wide stereo mix is measured in `docs/aec-benchmark.md`.
+//! mix) the sum is one signal through one combined path, which a single filter models. A
+//! wide stereo mix through speakers far apart is the exception (its side signal is not in
+//! the downmix: the best single filter leaves 14 dB at a desk, 3 dB at a TV): the figures
+//! and the decision are in `docs/aec-stereo.md`.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
