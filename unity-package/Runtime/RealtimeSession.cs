@@ -309,8 +309,9 @@ namespace RealtimeVoice
         // ---- polling ----
 
         /// <summary>
-        /// Drains queued events and tool calls: raises the events, runs tool handlers and submits
-        /// their results. Returns how many items it handled. Never throws for a disposed session,
+        /// Drains queued events and tool calls: raises the events, answers the asynchronous tool
+        /// calls that completed or timed out, runs new tool handlers and submits their results.
+        /// Returns how many items it handled. Never throws for a disposed session,
         /// a throwing handler or a throwing subscriber.
         /// </summary>
         public int Poll()

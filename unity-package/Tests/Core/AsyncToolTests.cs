@@ -160,6 +160,42 @@ namespace RealtimeVoice.Tests
         }
 
         [Test]
+        public static void ASessionDisposedWhileAHandlerRunsDropsItsAnswer()
+        {
+            var s = new RealtimeSession(NativeSessionTests.OfflineConfig);
+            var gate = new TaskCompletionSource<string>();
+            int answered = 0;
+            s.RegisterTool("slow", "d", null, args => gate.Task);
+            s.ToolCalled += c => answered++;
+            s.DispatchToolCall(Call("c1", "slow"));
+            Assert.AreEqual(1, s.RunningToolCalls);
+            s.Dispose();
+            var finisher = new Thread(() => gate.SetException(new InvalidOperationException("late failure")));
+            finisher.Start();
+            finisher.Join();
+            Assert.AreEqual(0, s.Poll(), "a disposed session answers nothing");
+            Assert.AreEqual(0, answered, "and raises nothing");
+        }
+
+        [Test]
+        public static void PollAnswersAtMostMaxItems()
+        {
+            using (var s = new RealtimeSession(NativeSessionTests.OfflineConfig))
+            {
+                var gates = new List<TaskCompletionSource<string>>();
+                var answered = new List<string>();
+                s.RegisterTool("slow", "d", null, args => { var g = new TaskCompletionSource<string>(); gates.Add(g); return g.Task; });
+                s.ToolCalled += c => answered.Add(c.CallId);
+                for (int i = 0; i < 3; i++) s.DispatchToolCall(Call("c" + i, "slow"));
+                foreach (var g in gates) g.SetResult("ok");
+                Assert.AreEqual(2, s.Poll(2), "two of the three");
+                Assert.AreEqual("c0,c1", string.Join(",", answered.ToArray()), "in the order they were started");
+                Assert.AreEqual(1, s.Poll(), "the last one");
+                Assert.AreEqual(0, s.RunningToolCalls);
+            }
+        }
+
+        [Test]
         public static void ToolMethodsReturningTaskOrTaskOfTAreAsynchronous()
         {
             var tools = new AsyncTools();
