@@ -2,9 +2,9 @@
 //
 // Threading: Poll, the control calls and tool handlers belong to one thread (Unity's main
 // thread); an asynchronous handler is started there and may complete on any thread, and its
-// output is submitted from the next Poll (RealtimeSession.AsyncTools.cs). PushMic may run on any one thread. PullPlayback runs on the audio thread and is
-// safe against a concurrent Dispose: the native side validates handles, and a disposed
-// wrapper fills silence itself.
+// output is submitted from the next Poll (RealtimeSession.AsyncTools.cs). PushMic may run on
+// any one thread. PullPlayback runs on the audio thread and is safe against a concurrent
+// Dispose: the native side validates handles, and a disposed wrapper fills silence itself.
 using System;
 using System.Collections.Generic;
 using System.Text;

@@ -305,6 +305,20 @@ namespace RealtimeVoice
             AddRegistration(tools => tools.Register(name, description, parametersJsonSchema, handler));
         }
 
+        // The inspector shows turnDetection only: a scene saved with the former serverVad box off
+        // becomes push-to-talk there too (Unity calls OnValidate when it loads or edits the component).
+        private void OnValidate()
+        {
+            MigrateLegacySettings();
+        }
+
+        private void MigrateLegacySettings()
+        {
+            if (serverVad) return;
+            turnDetection = RealtimeTurnDetection.PushToTalk;
+            serverVad = true;
+        }
+
         /// <summary>Registers the [RealtimeTool] methods of <paramref name="target"/> (they may return Task or Task&lt;T&gt;).</summary>
         /// <exception cref="NotSupportedException">A tool parameter has a type the schema cannot describe.</exception>
         public void RegisterTools(object target)
@@ -326,6 +340,7 @@ namespace RealtimeVoice
 
         private void Awake()
         {
+            MigrateLegacySettings();
             _outputSampleRate = AudioSettings.outputSampleRate;
             _mic.Muted = muteMicrophone;
             _mic.Problem += (code, message) => ReportError(code, message, false);

@@ -184,7 +184,11 @@ namespace RealtimeVoice.Tests
                 v.TurnDetection = RealtimeTurnDetection.ServerVad;
                 SetField(v, "serverVad", false); // a scene saved before the enum existed
                 Assert.IsTrue(Input(v)["turn_detection"] == null, "the old serverVad off still means push-to-talk");
-                SetField(v, "serverVad", true);
+                v.InvokeMessage("OnValidate"); // Unity loads the scene: the inspector shows what it does
+                Assert.AreEqual(RealtimeTurnDetection.PushToTalk, v.TurnDetection, "migrated to the enum");
+                Assert.IsTrue(Input(v)["turn_detection"] == null, "still push-to-talk");
+                v.TurnDetection = RealtimeTurnDetection.ServerVad; // and the user can turn VAD back on
+                Assert.AreEqual("server_vad", Json.GetString(Json.GetObject(Input(v), "turn_detection"), "type"), "the old box no longer overrides");
                 v.PushToTalk = true;
                 Assert.IsTrue(Input(v)["turn_detection"] == null, "push-to-talk key mode: turn_detection null");
                 v.PushToTalk = false;
