@@ -32,6 +32,12 @@ namespace RealtimeVoice
         Log,
         /// <summary>server_event {event}</summary>
         ServerEvent,
+        /// <summary>conversation_item {item_id, role, kind, status}</summary>
+        ConversationItem,
+        /// <summary>input_timeout {item_id?}</summary>
+        InputTimeout,
+        /// <summary>rate_limits {limits}</summary>
+        RateLimits,
     }
 
     /// <summary>A parsed event. <see cref="Data"/> holds every field; the properties read the common ones.</summary>
@@ -71,8 +77,12 @@ namespace RealtimeVoice
         public string Message { get { return Str("message"); } }
         /// <summary>True when the error ends the session.</summary>
         public bool Fatal { get { return global::RealtimeVoice.Json.GetBool(Data, "fatal"); } }
-        /// <summary>response status (response_done): completed, cancelled, incomplete, failed.</summary>
+        /// <summary>response status (response_done): completed, cancelled, incomplete, failed; item status (conversation_item): added, done, truncated, deleted.</summary>
         public string Status { get { return Str("status"); } }
+        /// <summary>role (conversation_item): user, assistant, system, or null.</summary>
+        public string Role { get { return Str("role"); } }
+        /// <summary>The item's kind (conversation_item): message, function_call, function_call_output, ...</summary>
+        public string ItemKind { get { return Str("kind"); } }
         /// <summary>log level.</summary>
         public string Level { get { return Str("level"); } }
         /// <summary>reason (state events).</summary>
@@ -142,6 +152,9 @@ namespace RealtimeVoice
                 case "error": return RealtimeEventKind.Error;
                 case "log": return RealtimeEventKind.Log;
                 case "server_event": return RealtimeEventKind.ServerEvent;
+                case "conversation_item": return RealtimeEventKind.ConversationItem;
+                case "input_timeout": return RealtimeEventKind.InputTimeout;
+                case "rate_limits": return RealtimeEventKind.RateLimits;
                 default: return RealtimeEventKind.Unknown;
             }
         }

@@ -1,19 +1,21 @@
 // The pure C# wrapper over one native session (no UnityEngine: runs under plain Mono/.NET).
 //
 // Threading: Poll, the control calls and tool handlers belong to one thread (Unity's main
-// thread). PushMic may run on any one thread. PullPlayback runs on the audio thread and is
-// safe against a concurrent Dispose: the native side validates handles, and a disposed
-// wrapper fills silence itself.
+// thread); an asynchronous handler is started there and may complete on any thread, and its
+// output is submitted from the next Poll (RealtimeSession.AsyncTools.cs). PushMic may run on
+// any one thread. PullPlayback runs on the audio thread and is safe against a concurrent
+// Dispose: the native side validates handles, and a disposed wrapper fills silence itself.
 using System;
 using System.Collections.Generic;
 using System.Text;
 using System.Threading;
+using System.Threading.Tasks;
 using RealtimeVoice.Native;
 
 namespace RealtimeVoice
 {
     /// <summary>One conversation with a Realtime server through the native plugin.</summary>
-    public sealed class RealtimeSession : IDisposable
+    public sealed partial class RealtimeSession : IDisposable
     {
         private readonly SessionHandle _handle;
         private readonly ToolRegistry _tools = new ToolRegistry();
@@ -106,7 +108,7 @@ namespace RealtimeVoice
         public event Action<string, int> AudioInterrupted;
         /// <summary>A log line from the plugin (level, message).</summary>
         public event Action<string, string> Log;
-        /// <summary>A tool call was answered (by a registered handler or an error output).</summary>
+        /// <summary>A tool call was answered (by a registered handler, an error output, or the timeout of an asynchronous one).</summary>
         public event Action<RealtimeToolCall> ToolCalled;
         /// <summary>
         /// A call to a tool with no registered handler. Subscribers answer it with
@@ -307,8 +309,9 @@ namespace RealtimeVoice
         // ---- polling ----
 
         /// <summary>
-        /// Drains queued events and tool calls: raises the events, runs tool handlers and submits
-        /// their results. Returns how many items it handled. Never throws for a disposed session,
+        /// Drains queued events and tool calls: raises the events, answers the asynchronous tool
+        /// calls that completed or timed out, runs new tool handlers and submits their results.
+        /// Returns how many items it handled. Never throws for a disposed session,
         /// a throwing handler or a throwing subscriber.
         /// </summary>
         public int Poll()
@@ -339,6 +342,7 @@ namespace RealtimeVoice
                 handled++;
                 DispatchEvent(json);
             }
+            handled += FinishToolTasks(maxItems - handled);
             while (handled < maxItems && TryPoll(true, out json))
             {
                 handled++;
@@ -432,6 +436,9 @@ namespace RealtimeVoice
                     case RealtimeEventKind.Log:
                         if (Log != null) Log(ev.Level ?? "info", ev.Message ?? "");
                         break;
+                    default:
+                        DispatchConversationEvent(ev); // RealtimeSession.Conversation.cs
+                        break;
                 }
             }
             catch (Exception e)
@@ -479,9 +486,24 @@ namespace RealtimeVoice
             else
             {
                 Exception error;
-                output = _tools.Invoke(call.Name, argumentsJson, out error);
+                Task<string> running = _tools.Start(call.Name, argumentsJson, out output, out error);
+                if (running != null)
+                {
+                    if (!running.IsCompleted)
+                    {
+                        TrackToolTask(call, running); // answered from the Poll that sees it complete
+                        return;
+                    }
+                    output = ToolRegistry.Complete(running, out error);
+                }
                 call.Exception = error;
             }
+            AnswerToolCall(call, output);
+        }
+
+        /// <summary>Submits <paramref name="output"/> for <paramref name="call"/> and raises ToolCalled.</summary>
+        private void AnswerToolCall(RealtimeToolCall call, string output)
+        {
             call.Output = output;
             try
             {

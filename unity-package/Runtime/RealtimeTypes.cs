@@ -46,7 +46,8 @@ namespace RealtimeVoice
     /// <summary>
     /// Marks a public method as a tool the model may call. The JSON schema is generated from the
     /// parameters (float/double/int/long/bool/string/enum; a default value makes it optional) and
-    /// arguments are bound by name from the call's JSON.
+    /// arguments are bound by name from the call's JSON. The method may return Task or Task&lt;T&gt;:
+    /// it is then asynchronous (see RealtimeSession.ToolTimeout), and its result is the output.
     /// </summary>
     [AttributeUsage(AttributeTargets.Method, AllowMultiple = false, Inherited = true)]
     public sealed class RealtimeToolAttribute : Attribute
@@ -95,5 +96,7 @@ namespace RealtimeVoice
         public Exception Exception { get; internal set; }
         /// <summary>The call's JSON as polled.</summary>
         public string Json { get; internal set; }
+        /// <summary>True when an asynchronous handler ran past RealtimeSession.ToolTimeout and the model got an error output instead.</summary>
+        public bool TimedOut { get; internal set; }
     }
 }

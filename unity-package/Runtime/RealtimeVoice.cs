@@ -41,7 +41,7 @@ namespace RealtimeVoice
     /// </summary>
     [DisallowMultipleComponent]
     [AddComponentMenu("Audio/Realtime Voice")]
-    public sealed class RealtimeVoice : MonoBehaviour
+    public sealed partial class RealtimeVoice : MonoBehaviour
     {
         [Header("Connection")]
         [Tooltip("WebSocket URL. Empty: wss://api.openai.com/v1/realtime.")]
@@ -57,15 +57,36 @@ namespace RealtimeVoice
         [SerializeField] private string instructions = "You are a helpful game character. Keep answers short.";
         [Tooltip("alloy, ash, ballad, coral, echo, sage, shimmer, verse, marin, cedar")]
         [SerializeField] private string voice = "alloy";
-        [Tooltip("Server voice activity detection. Off: push-to-talk (commit on release).")]
+        // Scenes saved before turnDetection existed: false still means push-to-talk.
+        [HideInInspector]
         [SerializeField] private bool serverVad = true;
+        [Tooltip("Who ends the user's turn: the server's voice activity detection, its semantic turn detection, " +
+                 "or push-to-talk (turn_detection null: BeginTalking/EndTalking or the key commit each turn).")]
+        [SerializeField] private RealtimeTurnDetection turnDetection = RealtimeTurnDetection.ServerVad;
+        [Tooltip("Server VAD: the speech probability that starts a turn (higher: needs louder speech).")]
+        [Range(0f, 1f)]
+        [SerializeField] private float vadThreshold = 0.5f;
+        [Tooltip("Server VAD: the silence, in ms, that ends the user's turn.")]
+        [SerializeField] private int vadSilenceDurationMs = 500;
+        [Tooltip("Server VAD: audio kept from before speech was detected, in ms.")]
+        [SerializeField] private int vadPrefixPaddingMs = 300;
+        [Tooltip("Semantic VAD: how soon the model answers (low lets the user take their time).")]
+        [SerializeField] private RealtimeVadEagerness semanticVadEagerness = RealtimeVadEagerness.Auto;
+        [Tooltip("The server's noise reduction of the microphone audio: near field for headsets, far field for laptop or room microphones.")]
+        [SerializeField] private RealtimeNoiseReduction noiseReduction = RealtimeNoiseReduction.Off;
+        [Tooltip("Transcribe what the user says with this model (e.g. gpt-4o-mini-transcribe, gpt-4o-transcribe, whisper-1). Empty: no user transcripts.")]
+        [SerializeField] private string transcriptionModel = "";
+        [Tooltip("The user's language for the transcription, ISO-639-1 (e.g. en). Empty: detected.")]
+        [SerializeField] private string transcriptionLanguage = "";
+        [Tooltip("Seconds an asynchronous tool may take before the model is told it failed.")]
+        [SerializeField] private float toolTimeoutSeconds = 30f;
         [Tooltip("Stop the model's audio when the user starts speaking over it.")]
         [SerializeField] private bool bargeIn = true;
         [Tooltip("Mute the mic while the model speaks (speakers without headphones).")]
         [SerializeField] private bool halfDuplex = false;
         [Tooltip("Remove the model's own voice from the mic, so speakers work without muting the mic and the user can still interrupt by voice.")]
         [SerializeField] private bool echoCancellation = true;
-        [Tooltip("Optional JSON merged into the session object (any Realtime session field).")]
+        [Tooltip("Optional JSON merged into the session object (any Realtime session field); it wins over the options above.")]
         [TextArea(1, 6)]
         [SerializeField] private string sessionOverridesJson = "";
 
@@ -179,7 +200,7 @@ namespace RealtimeVoice
         private MicrophoneCapture.ChunkSink _micSink; // the session's TryPushMic, made once per session
 
         // Turns are the client's to end when VAD is off: audio flows only between BeginTalking and EndTalking.
-        private bool ManualTurns { get { return pushToTalk || !serverVad; } }
+        private bool ManualTurns { get { return pushToTalk || !serverVad || turnDetection == RealtimeTurnDetection.PushToTalk; } }
 
         /// <summary>The AudioSource the voice plays on (a child this component created and owns).</summary>
         public AudioSource OutputSource { get { EnsureOutput(); return _outputSource; } }
@@ -235,6 +256,24 @@ namespace RealtimeVoice
         /// <summary>Editor only: the environment variable the API key is read from.</summary>
         public string ApiKeyEnvironmentVariable { get { return apiKeyEnvironmentVariable; } set { apiKeyEnvironmentVariable = value; } }
 
+        /// <summary>Turn detection for the next connect (PushToTalk: the client ends each turn).</summary>
+        public RealtimeTurnDetection TurnDetection { get { return turnDetection; } set { turnDetection = value; } }
+
+        /// <summary>Semantic VAD's eagerness for the next connect.</summary>
+        public RealtimeVadEagerness SemanticVadEagerness { get { return semanticVadEagerness; } set { semanticVadEagerness = value; } }
+
+        /// <summary>Input noise reduction for the next connect.</summary>
+        public RealtimeNoiseReduction NoiseReduction { get { return noiseReduction; } set { noiseReduction = value; } }
+
+        /// <summary>User transcription model for the next connect (empty: none).</summary>
+        public string TranscriptionModel { get { return transcriptionModel; } set { transcriptionModel = value ?? ""; } }
+
+        /// <summary>User transcription language for the next connect (empty: detected).</summary>
+        public string TranscriptionLanguage { get { return transcriptionLanguage; } set { transcriptionLanguage = value ?? ""; } }
+
+        /// <summary>Seconds an asynchronous tool may run (0 or less: no limit); applies to the next session.</summary>
+        public float ToolTimeoutSeconds { get { return toolTimeoutSeconds; } set { toolTimeoutSeconds = value; } }
+
         /// <summary>Instructions for the next connect (use UpdateSession for a live change).</summary>
         public string Instructions { get { return instructions; } set { instructions = value; } }
 
@@ -256,7 +295,31 @@ namespace RealtimeVoice
             AddRegistration(tools => tools.Register(name, description, parametersJsonSchema, handler));
         }
 
-        /// <summary>Registers the [RealtimeTool] methods of <paramref name="target"/>.</summary>
+        /// <summary>
+        /// Registers an asynchronous tool (see <see cref="RealtimeSession.ToolTimeout"/>): its task may
+        /// finish on any thread; the output is sent from the next Update.
+        /// </summary>
+        /// <exception cref="ArgumentException">Invalid name or schema (checked at once, not at connect).</exception>
+        public void RegisterTool(string name, string description, string parametersJsonSchema, Func<string, Task<string>> handler)
+        {
+            AddRegistration(tools => tools.Register(name, description, parametersJsonSchema, handler));
+        }
+
+        // The inspector shows turnDetection only: a scene saved with the former serverVad box off
+        // becomes push-to-talk there too (Unity calls OnValidate when it loads or edits the component).
+        private void OnValidate()
+        {
+            MigrateLegacySettings();
+        }
+
+        private void MigrateLegacySettings()
+        {
+            if (serverVad) return;
+            turnDetection = RealtimeTurnDetection.PushToTalk;
+            serverVad = true;
+        }
+
+        /// <summary>Registers the [RealtimeTool] methods of <paramref name="target"/> (they may return Task or Task&lt;T&gt;).</summary>
         /// <exception cref="NotSupportedException">A tool parameter has a type the schema cannot describe.</exception>
         public void RegisterTools(object target)
         {
@@ -277,6 +340,7 @@ namespace RealtimeVoice
 
         private void Awake()
         {
+            MigrateLegacySettings();
             _outputSampleRate = AudioSettings.outputSampleRate;
             _mic.Muted = muteMicrophone;
             _mic.Problem += (code, message) => ReportError(code, message, false);
@@ -421,6 +485,7 @@ namespace RealtimeVoice
             var session = new RealtimeSession(BuildConfig(clientSecret).ToJson());
             try
             {
+                session.ToolTimeout = toolTimeoutSeconds > 0 ? TimeSpan.FromSeconds(toolTimeoutSeconds) : System.Threading.Timeout.InfiniteTimeSpan;
                 foreach (var r in _registrations) r(session.Tools);
                 Wire(session);
                 if (SessionCreated != null) SessionCreated(session);
@@ -468,13 +533,26 @@ namespace RealtimeVoice
                 Model = string.IsNullOrEmpty(model) ? null : model,
                 Instructions = instructions,
                 Voice = voice,
-                ServerVad = !ManualTurns,
+                TurnDetection = ManualTurns ? RealtimeTurnDetection.PushToTalk : turnDetection,
+                NoiseReduction = noiseReduction,
+                TranscriptionModel = string.IsNullOrEmpty(transcriptionModel) ? null : transcriptionModel.Trim(),
+                TranscriptionLanguage = string.IsNullOrEmpty(transcriptionLanguage) ? null : transcriptionLanguage.Trim(),
                 BargeIn = bargeIn,
                 HalfDuplex = halfDuplex,
                 EchoCancellation = echoCancellation,
                 OutputSampleRate = _outputSampleRate > 0 ? _outputSampleRate : (int?)null,
                 ClientSecret = clientSecret,
             };
+            if (cfg.TurnDetection == RealtimeTurnDetection.ServerVad)
+            {
+                cfg.VadThreshold = Math.Round(vadThreshold, 3); // the slider's float, without its binary tail
+                cfg.VadSilenceDurationMs = vadSilenceDurationMs;
+                cfg.VadPrefixPaddingMs = vadPrefixPaddingMs;
+            }
+            else if (cfg.TurnDetection == RealtimeTurnDetection.SemanticVad)
+            {
+                cfg.VadEagerness = semanticVadEagerness;
+            }
             if (string.IsNullOrEmpty(clientSecret))
             {
                 string key = ApiKey;

@@ -1,10 +1,14 @@
 // Tools the model may call: their declarations (GA flat shape) and their C# handlers.
 // Pure C#: reflection builds schemas from method signatures and binds JSON arguments by name.
+// Handlers are synchronous (arguments JSON -> output) or asynchronous (-> Task of the output);
+// RealtimeSession starts them and submits what they produce.
 using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Reflection;
 using System.Text;
+using System.Threading;
+using System.Threading.Tasks;
 
 namespace RealtimeVoice
 {
@@ -16,7 +20,8 @@ namespace RealtimeVoice
             public string Name;
             public string Description;
             public object Parameters; // parsed JSON schema (Dictionary) for serialization
-            public Func<string, string> Handler; // arguments JSON -> output
+            public Func<string, string> Handler; // arguments JSON -> output (null for an asynchronous tool)
+            public Func<string, Task<string>> AsyncHandler; // arguments JSON -> a task of the output
         }
 
         private readonly List<Tool> _tools = new List<Tool>();
@@ -41,19 +46,34 @@ namespace RealtimeVoice
         {
             ValidateName(name);
             if (handler == null) throw new ArgumentNullException("handler");
-            object schema;
-            if (string.IsNullOrEmpty(parametersJsonSchema))
-            {
-                schema = EmptySchema();
-            }
-            else
-            {
-                schema = Json.Parse(parametersJsonSchema);
-                if (!(schema is Dictionary<string, object>))
-                    throw new ArgumentException("the parameters schema must be a JSON object", "parametersJsonSchema");
-            }
-            var tool = new Tool { Name = name, Description = description ?? string.Empty, Parameters = schema, Handler = handler };
-            int i = IndexOf(name);
+            Put(new Tool { Name = name, Description = description ?? string.Empty, Parameters = ParseSchema(parametersJsonSchema), Handler = handler });
+        }
+
+        /// <summary>
+        /// Registers (or replaces) an asynchronous tool: the handler gets the arguments JSON and returns a
+        /// task of the output string. <see cref="RealtimeSession"/> starts it on the polling thread and
+        /// submits its output from the Poll that sees it complete (an exception, a cancellation or
+        /// <see cref="RealtimeSession.ToolTimeout"/> becomes an {"error": "..."} output).
+        /// </summary>
+        public void Register(string name, string description, string parametersJsonSchema, Func<string, Task<string>> handler)
+        {
+            ValidateName(name);
+            if (handler == null) throw new ArgumentNullException("handler");
+            Put(new Tool { Name = name, Description = description ?? string.Empty, Parameters = ParseSchema(parametersJsonSchema), AsyncHandler = handler });
+        }
+
+        private static object ParseSchema(string parametersJsonSchema)
+        {
+            if (string.IsNullOrEmpty(parametersJsonSchema)) return EmptySchema();
+            object schema = Json.Parse(parametersJsonSchema);
+            if (!(schema is Dictionary<string, object>))
+                throw new ArgumentException("the parameters schema must be a JSON object", "parametersJsonSchema");
+            return schema;
+        }
+
+        private void Put(Tool tool)
+        {
+            int i = IndexOf(tool.Name);
             if (i >= 0) _tools[i] = tool;
             else _tools.Add(tool);
             Version++;
@@ -101,16 +121,15 @@ namespace RealtimeVoice
                 { "properties", properties },
                 { "required", required },
             };
-            Func<string, string> handler = argumentsJson =>
+            Func<string, object> invoke = argumentsJson =>
             {
                 var args = Json.Parse(string.IsNullOrEmpty(argumentsJson) ? "{}" : argumentsJson) as Dictionary<string, object>;
                 if (args == null) throw new ArgumentException("arguments must be a JSON object");
                 var values = new object[parameters.Length];
                 for (int i = 0; i < parameters.Length; i++) values[i] = Bind(parameters[i], args);
-                object result;
                 try
                 {
-                    result = method.Invoke(instance, values);
+                    return method.Invoke(instance, values);
                 }
                 catch (TargetInvocationException e)
                 {
@@ -118,14 +137,38 @@ namespace RealtimeVoice
                     if (e.InnerException != null) throw new ToolHandlerException(e.InnerException);
                     throw;
                 }
-                return OutputFor(result, method.ReturnType);
             };
             ValidateName(name);
-            var tool = new Tool { Name = name, Description = description ?? string.Empty, Parameters = schema, Handler = handler };
-            int idx = IndexOf(name);
-            if (idx >= 0) _tools[idx] = tool;
-            else _tools.Add(tool);
-            Version++;
+            var tool = new Tool { Name = name, Description = description ?? string.Empty, Parameters = schema };
+            if (typeof(Task).IsAssignableFrom(method.ReturnType))
+            {
+                // Task: {"ok":true} once it completes; Task<T>: its result, as a synchronous method's.
+                Type resultType = TaskResultType(method.ReturnType);
+                PropertyInfo resultProperty = resultType == null ? null : method.ReturnType.GetProperty("Result");
+                tool.AsyncHandler = argumentsJson =>
+                {
+                    var task = (Task)invoke(argumentsJson);
+                    if (task == null) throw new InvalidOperationException("tool method " + method.Name + " returned a null Task");
+                    return task.ContinueWith(t =>
+                    {
+                        t.GetAwaiter().GetResult(); // rethrows the method's own exception (or the cancellation)
+                        return resultProperty == null ? OutputFor(null, typeof(void)) : OutputFor(resultProperty.GetValue(t, null), resultType);
+                    }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                };
+            }
+            else
+            {
+                tool.Handler = argumentsJson => OutputFor(invoke(argumentsJson), method.ReturnType);
+            }
+            Put(tool);
+        }
+
+        /// <summary>T for Task&lt;T&gt; (or a type derived from it), null for a plain Task.</summary>
+        private static Type TaskResultType(Type taskType)
+        {
+            for (var t = taskType; t != null && t != typeof(Task); t = t.BaseType)
+                if (t.IsGenericType && t.GetGenericTypeDefinition() == typeof(Task<>)) return t.GetGenericArguments()[0];
+            return null;
         }
 
         /// <summary>Removes a tool; returns false when it was not registered.</summary>
@@ -155,33 +198,115 @@ namespace RealtimeVoice
             return list;
         }
 
+        /// <summary>True when <paramref name="name"/> is registered with an asynchronous handler.</summary>
+        public bool IsAsync(string name)
+        {
+            int i = IndexOf(name);
+            return i >= 0 && _tools[i].AsyncHandler != null;
+        }
+
         /// <summary>
-        /// Runs the tool <paramref name="name"/> with <paramref name="argumentsJson"/>. Never throws:
-        /// an unknown tool, invalid arguments or a handler exception become {"error": "..."} and
-        /// <paramref name="error"/> is set.
+        /// Runs the tool <paramref name="name"/> with <paramref name="argumentsJson"/>. Never throws and
+        /// never blocks: an unknown tool, invalid arguments or a handler exception become
+        /// {"error": "..."} and <paramref name="error"/> is set. An asynchronous tool's output is
+        /// returned when its task completed before returning; one still running is an error here
+        /// (use <see cref="Start"/> and <see cref="Complete"/>, as <see cref="RealtimeSession"/> does).
         /// </summary>
         public string Invoke(string name, string argumentsJson, out Exception error)
         {
+            string output;
+            Task<string> running = Start(name, argumentsJson, out output, out error);
+            if (running == null) return output;
+            if (running.IsCompleted) return Complete(running, out error);
+            error = new InvalidOperationException("tool '" + name + "' is asynchronous and still running");
+            return ErrorOutput(error.Message);
+        }
+
+        /// <summary>
+        /// Starts the tool <paramref name="name"/> and never throws. A synchronous tool, or an
+        /// asynchronous one that failed before returning its task, is finished at once: the result is
+        /// null and <paramref name="output"/> / <paramref name="error"/> are set as by <see cref="Invoke"/>.
+        /// Otherwise the handler's task is returned (it may already be complete); pass it to
+        /// <see cref="Complete"/> once it is.
+        /// </summary>
+        public Task<string> Start(string name, string argumentsJson, out string output, out Exception error)
+        {
+            output = null;
             error = null;
             int i = IndexOf(name);
             if (i < 0)
             {
                 error = new InvalidOperationException("unknown tool '" + name + "'");
-                return ErrorOutput(error.Message);
+                output = ErrorOutput(error.Message);
+                return null;
             }
+            var tool = _tools[i];
             try
             {
-                return _tools[i].Handler(argumentsJson) ?? "";
-            }
-            catch (ToolHandlerException e)
-            {
-                error = e.InnerException;
-                return ErrorOutput(e.InnerException.Message);
+                if (tool.AsyncHandler == null)
+                {
+                    output = tool.Handler(argumentsJson) ?? "";
+                    return null;
+                }
+                var task = tool.AsyncHandler(argumentsJson);
+                if (task == null) throw new InvalidOperationException("tool '" + name + "' returned a null Task");
+                return task;
             }
             catch (Exception e)
             {
-                error = e;
-                return ErrorOutput(e.Message);
+                error = Unwrap(e);
+                output = ErrorOutput(error.Message);
+                return null;
+            }
+        }
+
+        /// <summary>
+        /// The output of a completed handler task: its result, or {"error": "..."} when it faulted or
+        /// was cancelled (<paramref name="error"/> set). Never throws.
+        /// </summary>
+        public static string Complete(Task<string> task, out Exception error)
+        {
+            error = null;
+            if (task == null)
+            {
+                error = new ArgumentNullException("task");
+                return ErrorOutput(error.Message);
+            }
+            if (!task.IsCompleted)
+            {
+                error = new InvalidOperationException("the tool's task has not completed");
+                return ErrorOutput(error.Message);
+            }
+            if (task.IsCanceled)
+            {
+                error = new TaskCanceledException(task);
+                return ErrorOutput("the tool's task was cancelled");
+            }
+            if (task.IsFaulted)
+            {
+                error = Unwrap(task.Exception);
+                return ErrorOutput(error.Message);
+            }
+            return task.Result ?? "";
+        }
+
+        /// <summary>The handler's own exception, out of the reflection and task wrappers.</summary>
+        private static Exception Unwrap(Exception e)
+        {
+            while (true)
+            {
+                var aggregate = e as AggregateException;
+                if (aggregate != null && aggregate.InnerExceptions.Count == 1)
+                {
+                    e = aggregate.InnerExceptions[0];
+                    continue;
+                }
+                if (e is ToolHandlerException && e.InnerException != null)
+                {
+                    e = e.InnerException;
+                    continue;
+                }
+                return e;
             }
         }
 

@@ -122,7 +122,8 @@ start_server() {
   SERVER_URL="${line#listening }"
 }
 
-export RV_REPO_ROOT="$ROOT" RV_TEST_SERVER_URL="" RV_TEST_TOOL_SERVER_URL="" RV_TEST_TLS_URL="" RV_TEST_CA_PEM="" RV_TEST_KEYED_URL="" RV_TEST_SCRIPTED_TOOL=0
+export RV_REPO_ROOT="$ROOT" RV_TEST_SERVER_URL="" RV_TEST_TOOL_SERVER_URL="" RV_TEST_TLS_URL="" RV_TEST_CA_PEM="" RV_TEST_KEYED_URL="" RV_TEST_SCRIPTED_TOOL=0 \
+  RV_TEST_ASYNC_TOOL_SERVER_URL=""
 if [[ "${RV_NO_SERVER:-0}" != "1" ]]; then
   SERVER_BIN="$ROOT/target/$PROFILE/rv-mock-server"
   [[ -x "$SERVER_BIN" ]] || { echo "run-mono-tests: $SERVER_BIN missing" >&2; exit 2; }
@@ -134,6 +135,11 @@ if [[ "${RV_NO_SERVER:-0}" != "1" ]]; then
     --tool-call move_cube '{"dx":1,"dy":0,"dz":0}' --user-transcript "Move the cube one meter to the right."
   RV_TEST_SCRIPTED_TOOL=1
   RV_TEST_TOOL_SERVER_URL="$SERVER_URL"
+  # Its first response calls two tools at once: slow_lookup (answered by an asynchronous handler
+  # after the other) and move_cube; later responses are the default spoken answer.
+  start_server async-tool-server "$SERVER_BIN" --port 0 --no-stdin \
+    --tool-call slow_lookup '{"q":"cube"}' --and-tool-call move_cube '{"dx":1,"dy":0,"dz":0}'
+  RV_TEST_ASYNC_TOOL_SERVER_URL="$SERVER_URL"
   start_server server "$SERVER_BIN" --port 0 --no-stdin --user-transcript "Move the cube one meter to the right."
   RV_TEST_SERVER_URL="$SERVER_URL"
   start_server tls-server "$SERVER_BIN" --port 0 --no-stdin --tls

@@ -33,6 +33,14 @@ fn main() -> ExitCode {
                 }
                 _ => return usage("--tool-call needs NAME and ARGUMENTS_JSON"),
             },
+            // One more call in the same response as the --tool-call before it (parallel calls).
+            "--and-tool-call" => match (args.next(), args.next()) {
+                (Some(name), Some(arguments)) => match config.script.responses.last_mut() {
+                    Some(ResponseSpec::ToolCalls(calls)) => calls.push((name, arguments)),
+                    _ => return usage("--and-tool-call follows a --tool-call"),
+                },
+                _ => return usage("--and-tool-call needs NAME and ARGUMENTS_JSON"),
+            },
             "--audio-ms" => match args.next().and_then(|p| p.parse().ok()) {
                 Some(ms) => {
                     config =
@@ -101,7 +109,7 @@ fn usage(problem: &str) -> ExitCode {
     eprintln!(
         "usage: rv-mock-server [--port N] [--tls] [--key KEY] [--no-stdin] [--pacing F] \
          [--ping-secs N] [--max-session-secs N] [--first-output-ms N] [--any-rate] [--identity-fields] \
-         [--tool-call NAME ARGS_JSON]... [--audio-ms N]... [--user-transcript TEXT]..."
+         [--tool-call NAME ARGS_JSON [--and-tool-call NAME ARGS_JSON]...]... [--audio-ms N]... [--user-transcript TEXT]..."
     );
     if problem.is_empty() {
         ExitCode::SUCCESS

@@ -87,3 +87,56 @@ fn scripted_responses_from_the_command_line() {
     drop(child.stdin.take());
     let _ = child.wait();
 }
+
+#[test]
+fn and_tool_call_adds_a_parallel_call_to_the_same_response() {
+    let (mut child, _stdout, url) = spawn(&[
+        "--tool-call",
+        "slow_lookup",
+        r#"{"q":"cube"}"#,
+        "--and-tool-call",
+        "move_cube",
+        r#"{"dx":1}"#,
+    ]);
+    let mut c = connect(&url);
+    c.until("session.created", Duration::from_secs(5));
+    c.send(serde_json::json!({"type": "response.create"}));
+    let events = c.until("response.done", Duration::from_secs(5));
+    let calls: Vec<_> = events
+        .iter()
+        .filter(|e| e["type"] == "response.function_call_arguments.done")
+        .map(|e| (e["name"].clone(), e["arguments"].clone()))
+        .collect();
+    assert_eq!(
+        calls,
+        vec![
+            (
+                serde_json::json!("slow_lookup"),
+                serde_json::json!(r#"{"q":"cube"}"#)
+            ),
+            (
+                serde_json::json!("move_cube"),
+                serde_json::json!(r#"{"dx":1}"#)
+            ),
+        ],
+        "both calls in one response, in order"
+    );
+    drop(child.stdin.take());
+    let _ = child.wait();
+}
+
+#[test]
+fn and_tool_call_without_a_tool_call_before_it_is_refused() {
+    let output = Command::new(env!("CARGO_BIN_EXE_rv-mock-server"))
+        .args(["--and-tool-call", "move_cube", "{}"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the binary");
+    assert!(!output.status.success(), "refused");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--and-tool-call follows a --tool-call"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty(), "never listened");
+}

@@ -79,7 +79,7 @@ namespace RealtimeVoice.Tests
             {
                 var cube = new Cube();
                 s.RegisterTools(cube);
-                s.RegisterTool("explode", "Fails.", null, args => { throw new InvalidOperationException("kaboom"); });
+                s.RegisterTool("explode", "Fails.", null, (Func<string, string>)(args => { throw new InvalidOperationException("kaboom"); }));
                 var calls = new List<RealtimeToolCall>();
                 var errors = new List<string>();
                 s.ToolCalled += c => calls.Add(c);

@@ -221,6 +221,93 @@ namespace UnityEngine
     public sealed class Camera : Behaviour
     {
         public static Camera main { get; set; }
+        private int _pixelWidth = 1920, _pixelHeight = 1080;
+        /// <summary>The viewport's size: the target texture's when there is one (test hook: SetScreenSize).</summary>
+        public int pixelWidth { get { return targetTexture != null ? targetTexture.width : _pixelWidth; } }
+        public int pixelHeight { get { return targetTexture != null ? targetTexture.height : _pixelHeight; } }
+        public float aspect { get { return pixelHeight > 0 ? (float)pixelWidth / pixelHeight : 0f; } }
+        public RenderTexture targetTexture { get; set; }
+        /// <summary>Test hook: the size of the screen the camera renders to without a target texture.</summary>
+        public void SetScreenSize(int width, int height) { _pixelWidth = width; _pixelHeight = height; }
+        /// <summary>Test hook: the texture each Render drew into (null: the screen).</summary>
+        public readonly List<RenderTexture> RenderedInto = new List<RenderTexture>();
+        public void Render() { RenderedInto.Add(targetTexture); }
+    }
+
+    public struct Rect
+    {
+        public float x, y, width, height;
+        public Rect(float x, float y, float width, float height) { this.x = x; this.y = y; this.width = width; this.height = height; }
+    }
+
+    public enum TextureFormat { RGB24 = 3, RGBA32 = 4 }
+
+    public class Texture : Object
+    {
+        public int width { get; protected set; }
+        public int height { get; protected set; }
+    }
+
+    public sealed class RenderTexture : Texture
+    {
+        /// <summary>Test hook: temporaries handed out and not released yet.</summary>
+        public static int TemporariesInUse;
+        public static RenderTexture active { get; set; }
+        public int depth { get; private set; }
+        public static RenderTexture GetTemporary(int width, int height, int depthBuffer)
+        {
+            TemporariesInUse++;
+            return new RenderTexture { width = width, height = height, depth = depthBuffer };
+        }
+        public static void ReleaseTemporary(RenderTexture texture)
+        {
+            if (texture != null) TemporariesInUse--;
+        }
+    }
+
+    public sealed class Texture2D : Texture
+    {
+        public TextureFormat format { get; private set; }
+        /// <summary>Test hook: the render texture ReadPixels read from (RenderTexture.active then), and what it read.</summary>
+        public RenderTexture ReadFrom { get; private set; }
+        public Rect ReadRect { get; private set; }
+        public bool Applied { get; private set; }
+        public Texture2D(int width, int height, TextureFormat format, bool mipChain)
+        {
+            this.width = width;
+            this.height = height;
+            this.format = format;
+        }
+        public void ReadPixels(Rect source, int destX, int destY)
+        {
+            ReadFrom = RenderTexture.active;
+            ReadRect = source;
+        }
+        public void Apply(bool updateMipmaps) { Applied = true; }
+    }
+
+    public static class ImageConversion
+    {
+        /// <summary>Test hook: the textures encoded, in order.</summary>
+        public static readonly List<Texture2D> Encoded = new List<Texture2D>();
+
+        /// <summary>
+        /// Not an encoder: the JPEG markers that say what was encoded (SOI, a SOF0 frame header with
+        /// the texture's size and 3 components, EOI), and no image data. Enough for a format check
+        /// by signature and for tests to read the size back.
+        /// </summary>
+        public static byte[] EncodeToJPG(this Texture2D tex, int quality)
+        {
+            Encoded.Add(tex);
+            int w = tex.width, h = tex.height;
+            return new byte[]
+            {
+                0xFF, 0xD8, // SOI
+                0xFF, 0xC0, 0x00, 0x11, 0x08, (byte)(h >> 8), (byte)h, (byte)(w >> 8), (byte)w, 0x03,
+                0x01, 0x22, 0x00, 0x02, 0x11, 0x01, 0x03, 0x11, 0x01, // SOF0: 8-bit, h x w, Y Cb Cr
+                0xFF, 0xD9, // EOI
+            };
+        }
     }
 
     public struct Color
