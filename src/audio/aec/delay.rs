@@ -14,12 +14,9 @@
 const FORGET: f32 = 0.98;
 /// Blocks between evaluations.
 const EVALUATE_EVERY: usize = 4;
-/// Consecutive evaluations a lag must win before it is first reported (~170 ms at 24 kHz:
-/// with music in the mix the first lag to win for 64 ms was half the true one)...
-const AGREE_FIRST: u32 = 8;
-/// ... and before it replaces a reported one (a moved speaker is followed at once; the
-/// canceller itself decides whether a new estimate may move its filters).
-const AGREE_TO_CHANGE: u32 = 3;
+/// Consecutive evaluations a new lag must win before it is reported (the canceller itself
+/// decides whether a new estimate may move its filters).
+const AGREE: u32 = 3;
 /// Correlation a lag needs to count as the echo's.
 const MIN_CORRELATION: f32 = 0.4;
 /// A lag before the best one is the echo's start when it correlates at least this fraction
@@ -49,6 +46,8 @@ pub struct DelayEstimator {
     counted: usize,
     reported: Option<usize>,
     candidate: Option<(usize, u32)>,
+    /// Correlation of the reported lag when it was reported.
+    confidence: f32,
 }
 
 impl DelayEstimator {
@@ -70,12 +69,19 @@ impl DelayEstimator {
             counted: 0,
             reported: None,
             candidate: None,
+            confidence: 0.0,
         }
     }
 
     /// The lag (blocks) last reported, if any.
     pub fn lag(&self) -> Option<usize> {
         self.reported
+    }
+
+    /// How well the envelopes correlated at the best lag when the reported lag was
+    /// reported (0-1; 0 before any).
+    pub fn confidence(&self) -> f32 {
+        self.confidence
     }
 
     /// Takes the RMS of one block of far end whose mic block must not count (the user is
@@ -165,12 +171,8 @@ impl DelayEstimator {
                     Some((c, k)) if c.abs_diff(lag) <= 1 => k + 1,
                     _ => 1,
                 };
-                let needed = if self.reported.is_some() {
-                    AGREE_TO_CHANGE
-                } else {
-                    AGREE_FIRST
-                };
-                if agreed >= needed {
+                if agreed >= AGREE {
+                    self.confidence = best.1;
                     self.reported = Some(lag);
                     self.candidate = None;
                     Some(lag)

@@ -88,6 +88,14 @@ const EXPLAIN_SMOOTHING: f32 = 0.99;
 /// A filter whose echo estimate correlates this well with the mic is where the echo is:
 /// the delay estimate does not move it.
 const EXPLAINED_CORRELATION: f32 = 0.3;
+/// While the far end plays, the noise floor is learnt only from blocks whose linear error
+/// is under this share of the mic (after a path change the error is the echo plus a wrong
+/// estimate, which a floor learnt then would play back as comfort noise for seconds).
+const FLOOR_VISIBLE_RATIO: f32 = 0.5;
+/// ... unless the envelopes correlate this well at the new lag (music through a filter at
+/// the wrong lag still half explains the mic: its own repetitions; the user's envelope in
+/// double talk never correlates this well with the far end's).
+const STRONG_DELAY_CORRELATION: f32 = 0.8;
 /// Far-end block RMS under which the far end counts as silent.
 const FAR_ACTIVE_RMS: f32 = 1e-3;
 
@@ -354,7 +362,9 @@ impl EchoCanceller {
         }
         let explained = self.explain_dy / (self.explain_dd * self.explain_yy).sqrt().max(1e-12);
         let failing = (!self.trusted || self.linear_mic_pow < 10.0 * self.linear_err_pow)
-            && (!self.delay_known || explained < EXPLAINED_CORRELATION);
+            && (!self.delay_known
+                || explained < EXPLAINED_CORRELATION
+                || self.delay.confidence() >= STRONG_DELAY_CORRELATION);
         if failing {
             if let Some(lag) = self.delay.lag() {
                 self.move_offset(lag);
@@ -419,6 +429,7 @@ impl EchoCanceller {
             0.0
         };
         self.hints.echo_alone = echo_alone;
+        self.hints.floor_visible = !far_active || e2r < FLOOR_VISIBLE_RATIO * d2;
         self.hints.linear_residual = *self.linear.residual_power();
         // The state variance overstates what is left (its process noise keeps it ready to
         // track): a third of it is the residual.

@@ -56,6 +56,9 @@ pub struct ResidualHints {
     pub linear_residual: [f32; BINS],
     /// This block is (almost surely) echo alone: the residual ratio may be measured.
     pub echo_alone: bool,
+    /// The error may show the room's noise floor: the linear filter is not leaving most of
+    /// the mic in it while the far end plays (double talk, or an echo it does not cancel).
+    pub floor_visible: bool,
 }
 
 impl ResidualHints {
@@ -66,6 +69,7 @@ impl ResidualHints {
             unconverged: 1.0,
             linear_residual: [0.0; BINS],
             echo_alone: false,
+            floor_visible: true,
         }
     }
 }
@@ -176,7 +180,7 @@ impl ResidualSuppressor {
             // The room's noise floor: the quietest the error has been lately, where the
             // echo does not dominate it.
             self.smoothed[k] += NOISE_SMOOTHING * (e2 - self.smoothed[k]);
-            if before < FLOOR_ECHO_SHARE * e2 {
+            if hints.floor_visible && before < FLOOR_ECHO_SHARE * e2 {
                 self.min_now[k] = self.min_now[k].min(self.smoothed[k]);
             }
             // (Nothing known before the first window has passed.)
