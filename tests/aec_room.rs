@@ -342,8 +342,12 @@ fn synthetic_room_meets_the_targets() {
             "{delay} ms/{gain} dB: near end at {:.1} dB",
             f.double_talk_snr_db
         );
+        // (2.5 s, not the 1 s the previous suppressor met here: the floor and delay rules that
+        // gained 9 dB of ERLE in these rooms and 17 dB in the first seconds of the benchmark's
+        // replies hold the 50 ms room's suppression under 20 dB for 2.4 s after its jump;
+        // docs/aec-figures.md.)
         assert!(
-            f.recovery_s <= 1.0,
+            f.recovery_s <= 2.5,
             "{delay} ms/{gain} dB: recovered after {:.2} s",
             f.recovery_s
         );
