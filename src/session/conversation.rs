@@ -589,6 +589,16 @@ impl Conversation {
                     self.request_response(params);
                 }
             }
+            ServerEvent::Other { event_type }
+                if event_type == "response.mcp_call.failed"
+                    || event_type == "mcp_list_tools.failed" =>
+            {
+                // A server-side tool failed: the model answers without it; say why.
+                self.log(
+                    "warning",
+                    format!("a server-side MCP tool failed ({event_type}); the model goes on without it"),
+                );
+            }
             _ => {}
         }
         Ok(())
@@ -1620,6 +1630,30 @@ mod tests {
         let ev = rig.events();
         assert_eq!(ev[0]["text"], "Hello there");
         assert!(ev[1].get("text").is_none(), "no words yet: no text");
+    }
+
+    #[test]
+    fn failed_mcp_tools_are_warned_about() {
+        let mut rig = Rig::new();
+        rig.server(json!({"type": "mcp_list_tools.failed", "event_id": "e", "item_id": "m1"}))
+            .unwrap();
+        rig.server(json!({"type": "response.mcp_call.failed", "event_id": "e", "item_id": "m2", "output_index": 0}))
+            .unwrap();
+        rig.server(json!({"type": "response.mcp_call.completed", "event_id": "e", "item_id": "m2", "output_index": 0}))
+            .unwrap();
+        let warnings: Vec<&String> = rig
+            .out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Log {
+                    level: "warning",
+                    message,
+                } => Some(message),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[1].contains("response.mcp_call.failed"));
     }
 
     /// One valid sample of every server event of the SDK's union (the fixture the
