@@ -92,6 +92,10 @@ pub struct SessionConfig {
     pub connect_timeout_ms: u32,
     /// Hold cap for model audio that arrives faster than real time, in seconds.
     pub max_playback_hold_s: u32,
+    /// Re-create the conversation on the new server session after a reconnect.
+    pub restore_history: bool,
+    /// Conversation items the history keeps at most (oldest forgotten first; 0 keeps none).
+    pub history_max_items: u32,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -133,6 +137,13 @@ fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
     Err(ConfigError(msg.into()))
 }
 
+/// Items the history keeps by default: a long talk (a hundred turns) restored whole, a few
+/// hundred kilobytes of text.
+pub const DEFAULT_HISTORY_MAX_ITEMS: u32 = 200;
+/// The largest `history_max_items` accepted (restoring more than this many items would
+/// keep a reconnect busy for seconds).
+pub const MAX_HISTORY_MAX_ITEMS: u32 = 2000;
+
 const KNOWN_KEYS: &[&str] = &[
     "url",
     "model",
@@ -158,6 +169,8 @@ const KNOWN_KEYS: &[&str] = &[
     "keepalive_ms",
     "connect_timeout_ms",
     "max_playback_hold_s",
+    "restore_history",
+    "history_max_items",
 ];
 
 impl Default for SessionConfig {
@@ -187,6 +200,8 @@ impl Default for SessionConfig {
             keepalive_ms: 5000,
             connect_timeout_ms: 10_000,
             max_playback_hold_s: 120,
+            restore_history: true,
+            history_max_items: DEFAULT_HISTORY_MAX_ITEMS,
         }
     }
 }
@@ -487,6 +502,12 @@ impl SessionConfig {
         if let Some(v) = get_u32(&obj, "max_playback_hold_s", 1, 3600)? {
             c.max_playback_hold_s = v;
         }
+        if let Some(b) = get_bool(&obj, "restore_history")? {
+            c.restore_history = b;
+        }
+        if let Some(v) = get_u32(&obj, "history_max_items", 0, MAX_HISTORY_MAX_ITEMS)? {
+            c.history_max_items = v;
+        }
 
         let parts = parse_ws_url(&c.url)?;
         let loopback = is_loopback_host(&parts.host);
@@ -607,6 +628,25 @@ mod tests {
             c.connect_url(),
             "ws://localhost:1/v1/realtime?model=gpt-realtime-mini"
         );
+    }
+
+    #[test]
+    fn history_keys_default_and_bound() {
+        let c = SessionConfig::from_json(r#"{"url":"ws://127.0.0.1:9/"}"#).unwrap();
+        assert!(c.restore_history);
+        assert_eq!(c.history_max_items, DEFAULT_HISTORY_MAX_ITEMS);
+        let c = SessionConfig::from_json(
+            r#"{"url":"ws://127.0.0.1:9/","restore_history":false,"history_max_items":0}"#,
+        )
+        .unwrap();
+        assert!(!c.restore_history);
+        assert_eq!(c.history_max_items, 0);
+        let e = SessionConfig::from_json(r#"{"url":"ws://127.0.0.1:9/","history_max_items":2001}"#)
+            .unwrap_err();
+        assert!(e.0.contains("history_max_items"), "{e}");
+        let e = SessionConfig::from_json(r#"{"url":"ws://127.0.0.1:9/","restore_history":1}"#)
+            .unwrap_err();
+        assert!(e.0.contains("restore_history"), "{e}");
     }
 
     #[test]

@@ -413,18 +413,23 @@ pub fn image_problem(data: &[u8], mime_type: &str) -> Option<String> {
     None
 }
 
-/// A user message holding an image (as a data URL) and, first, an optional text part.
-/// Sent without `response.create`: the model sees it on its next response.
-pub fn user_image_message(mime_type: &str, image_base64: &str, text: Option<&str>) -> String {
+/// An image's bytes (base64) as the data URL an `input_image` part carries.
+pub fn image_data_url(mime_type: &str, image_base64: &str) -> String {
+    format!("data:{mime_type};base64,{image_base64}")
+}
+
+/// A user message `item_id` holding an image (a data URL, see [`image_data_url`]) and,
+/// first, an optional text part. Sent without `response.create`: the model sees it on its
+/// next response.
+pub fn user_image_message(item_id: &str, image_url: &str, text: Option<&str>) -> String {
     let mut content = Vec::new();
     if let Some(t) = text {
         content.push(json!({"type": "input_text", "text": t}));
     }
-    content.push(json!({
-        "type": "input_image",
-        "image_url": format!("data:{mime_type};base64,{image_base64}"),
-    }));
-    conversation_item_create(&json!({"type": "message", "role": "user", "content": content}))
+    content.push(json!({"type": "input_image", "image_url": image_url}));
+    conversation_item_create(
+        &json!({"id": item_id, "type": "message", "role": "user", "content": content}),
+    )
 }
 
 /// A tool's result: `conversation.item.create` with a `function_call_output` item. The
@@ -848,11 +853,12 @@ mod tests {
     #[test]
     fn an_image_message_puts_the_text_first_and_the_image_as_a_data_url() {
         let m = parse(&user_image_message(
-            "image/png",
-            "iVBORw0KGgo=",
+            "rv_item_1",
+            &image_data_url("image/png", "iVBORw0KGgo="),
             Some("what is this?"),
         ));
         assert_eq!(m["type"], "conversation.item.create");
+        assert_eq!(m["item"]["id"], "rv_item_1");
         let content = m["item"]["content"].as_array().unwrap();
         assert_eq!(content[0]["type"], "input_text");
         assert_eq!(content[0]["text"], "what is this?");
@@ -861,7 +867,11 @@ mod tests {
             content[1]["image_url"],
             "data:image/png;base64,iVBORw0KGgo="
         );
-        let alone = parse(&user_image_message("image/jpeg", "/9j/", None));
+        let alone = parse(&user_image_message(
+            "i",
+            &image_data_url("image/jpeg", "/9j/"),
+            None,
+        ));
         assert_eq!(alone["item"]["content"].as_array().unwrap().len(), 1);
     }
 

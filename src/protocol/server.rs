@@ -141,7 +141,7 @@ pub fn is_fatal_error_code(code: &str) -> bool {
 }
 
 /// What the session needs to know about a conversation item.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ItemInfo {
     /// `item.id` (optional in the schema; real servers always send it).
     pub id: Option<String>,
@@ -151,6 +151,45 @@ pub struct ItemInfo {
     pub role: Option<String>,
     /// `item.status`: `in_progress`, `completed`, `incomplete`.
     pub status: Option<String>,
+    /// `item.content` of messages, in order (empty for other items).
+    pub content: Vec<ContentPart>,
+    /// `call_id` of `function_call` and `function_call_output` items.
+    pub call_id: Option<String>,
+    /// `name` of `function_call` items.
+    pub name: Option<String>,
+    /// `arguments` of `function_call` items (a JSON string the model wrote).
+    pub arguments: Option<String>,
+    /// `output` of `function_call_output` items.
+    pub output: Option<String>,
+}
+
+impl ItemInfo {
+    /// The item's words: its text and transcript parts joined, `None` when it has none
+    /// (an item still in progress, audio not transcribed, a tool call).
+    pub fn text(&self) -> Option<String> {
+        let parts: Vec<&str> = self
+            .content
+            .iter()
+            .filter_map(|p| p.text.as_deref())
+            .filter(|t| !t.is_empty())
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(" "))
+    }
+}
+
+/// One content part of a message item, read leniently: a part of a shape the plugin does
+/// not know is kept with what could be read.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ContentPart {
+    /// `type`: `input_text`, `input_audio`, `input_image`, `output_text`, `output_audio`
+    /// (beta: `text`, `audio`).
+    pub part_type: Option<String>,
+    /// `text`, or `transcript` for audio parts.
+    pub text: Option<String>,
+    /// `image_url` of `input_image` parts (a data URL).
+    pub image_url: Option<String>,
+    /// `detail` of `input_image` parts.
+    pub detail: Option<String>,
 }
 
 /// A function call the model made.
@@ -279,6 +318,10 @@ pub enum ServerEvent {
     ResponseCreated {
         /// The new response.
         response_id: String,
+        /// `response.metadata` the client gave it (out-of-band responses), verbatim.
+        metadata: Option<Value>,
+        /// `response.conversation_id`: `None` for a response outside the conversation.
+        conversation_id: Option<String>,
     },
     /// `response.output_item.added`.
     OutputItemAdded {
@@ -403,6 +446,8 @@ pub enum ServerEvent {
         status_details: Option<Value>,
         /// `usage` (token counts), verbatim.
         usage: Option<Value>,
+        /// `metadata` the client gave the response, verbatim.
+        metadata: Option<Value>,
         /// The function calls in `output`, in order.
         function_calls: Vec<FunctionCall>,
     },
@@ -572,9 +617,14 @@ fn parse_fields(event_type: &str, f: &mut Fields<'_>) -> Result<ServerEvent, Par
                 message: error.lenient_string("message").unwrap_or_default(),
             }
         }
-        "response.created" => ServerEvent::ResponseCreated {
-            response_id: f.object("response")?.string("id")?,
-        },
+        "response.created" => {
+            let mut response = f.object("response")?;
+            ServerEvent::ResponseCreated {
+                response_id: response.string("id")?,
+                metadata: response.take_opt("metadata"),
+                conversation_id: response.lenient_string("conversation_id"),
+            }
+        }
         "response.output_item.added" | "response.output_item.done" => {
             let response_id = f.string("response_id")?;
             let output_index = f.index("output_index")?;
@@ -679,6 +729,7 @@ fn parse_response_done(f: &mut Fields<'_>) -> Result<ServerEvent, ParseError> {
     let status = response.opt_string("status")?;
     let status_details = response.take_opt("status_details");
     let usage = response.take_opt("usage");
+    let metadata = response.take_opt("metadata");
     let mut function_calls = Vec::new();
     if let Some(output) = response.take_opt("output") {
         let Value::Array(items) = output else {
@@ -704,6 +755,7 @@ fn parse_response_done(f: &mut Fields<'_>) -> Result<ServerEvent, ParseError> {
         status,
         status_details,
         usage,
+        metadata,
         function_calls,
     })
 }
@@ -727,11 +779,39 @@ fn parse_function_call(
 }
 
 fn parse_item_info(item: &mut Fields<'_>) -> Result<ItemInfo, ParseError> {
+    // Copied, not taken: a function call's fields are read again by parse_function_call.
+    let peek = |key: &str| item.map.get(key).and_then(Value::as_str).map(str::to_owned);
+    let (call_id, name, arguments, output) = (
+        peek("call_id"),
+        peek("name"),
+        peek("arguments"),
+        peek("output"),
+    );
+    let content = match item.map.get("content") {
+        Some(Value::Array(parts)) => parts.iter().filter_map(parse_content_part).collect(),
+        _ => Vec::new(),
+    };
     Ok(ItemInfo {
         id: item.opt_string("id")?,
         item_type: item.opt_string("type")?,
         role: item.opt_string("role")?,
         status: item.opt_string("status")?,
+        content,
+        call_id,
+        name,
+        arguments,
+        output,
+    })
+}
+
+fn parse_content_part(part: &Value) -> Option<ContentPart> {
+    let part = part.as_object()?;
+    let string = |key: &str| part.get(key).and_then(Value::as_str).map(str::to_owned);
+    Some(ContentPart {
+        part_type: string("type"),
+        text: string("text").or_else(|| string("transcript")),
+        image_url: string("image_url"),
+        detail: string("detail"),
     })
 }
 
@@ -1112,12 +1192,59 @@ mod tests {
                         id: Some("i".into()),
                         item_type: Some("message".into()),
                         role: Some("user".into()),
-                        status: None
+                        status: None,
+                        ..ItemInfo::default()
                     },
                     previous_item_id: Some("p".into())
                 }
             );
         }
+    }
+
+    #[test]
+    fn items_carry_their_words_and_tool_fields_and_responses_their_metadata() {
+        let text = r#"{"type":"conversation.item.done","item":{"id":"u1","type":"message","role":"user",
+            "content":[{"type":"input_text","text":"look"},{"type":"input_image","image_url":"data:image/png;base64,AA","detail":"low"},
+                       {"type":"input_audio","transcript":"at this"},{"type":"input_audio","transcript":null}, 7]}}"#;
+        let ServerEvent::ItemDone { item } = parse_ok(text) else {
+            panic!("not item.done")
+        };
+        assert_eq!(item.text().as_deref(), Some("look at this"));
+        assert_eq!(item.content.len(), 4, "a part that is no object is skipped");
+        assert_eq!(
+            item.content[1].image_url.as_deref(),
+            Some("data:image/png;base64,AA")
+        );
+        assert_eq!(item.content[1].detail.as_deref(), Some("low"));
+        let text = r#"{"type":"conversation.item.added","item":{"id":"o1","type":"function_call_output","call_id":"c1","output":"ok"}}"#;
+        let ServerEvent::ItemAdded { item, .. } = parse_ok(text) else {
+            panic!("not item.added")
+        };
+        assert_eq!(
+            (item.call_id.as_deref(), item.output.as_deref(), item.text()),
+            (Some("c1"), Some("ok"), None)
+        );
+        let text = r#"{"type":"response.output_item.done","response_id":"r","output_index":0,
+            "item":{"id":"f1","type":"function_call","call_id":"c1","name":"move","arguments":"{}"}}"#;
+        let ServerEvent::OutputItemDone {
+            item,
+            function_call: Some(call),
+            ..
+        } = parse_ok(text)
+        else {
+            panic!("not a call")
+        };
+        assert_eq!(item.name.as_deref(), Some("move"));
+        assert_eq!(call.call_id, "c1", "the call is still read whole");
+        let text = r#"{"type":"response.created","response":{"id":"r1","conversation_id":null,"metadata":{"topic":"mood"}}}"#;
+        assert_eq!(
+            parse_ok(text),
+            ServerEvent::ResponseCreated {
+                response_id: "r1".into(),
+                metadata: Some(serde_json::json!({"topic": "mood"})),
+                conversation_id: None
+            }
+        );
     }
 
     #[test]
@@ -1173,7 +1300,7 @@ mod tests {
     #[test]
     fn response_done_collects_function_calls_in_order() {
         let text = r#"{"type":"response.done","response":{"id":"resp_1","status":"completed",
-            "status_details":null,"usage":{"total_tokens":5},
+            "status_details":null,"usage":{"total_tokens":5},"metadata":{"topic":"mood"},
             "output":[
               {"id":"m1","type":"message","role":"assistant","content":[]},
               {"id":"c1","type":"function_call","call_id":"call_a","name":"move_cube","arguments":"{\"dx\":1}"},
@@ -1184,11 +1311,13 @@ mod tests {
             status,
             status_details,
             usage,
+            metadata,
             function_calls,
         } = parse_ok(text)
         else {
             panic!("not response.done")
         };
+        assert_eq!(metadata, Some(serde_json::json!({"topic": "mood"})));
         assert_eq!(response_id, "resp_1");
         assert_eq!(status.as_deref(), Some("completed"));
         assert_eq!(status_details, None);

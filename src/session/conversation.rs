@@ -13,9 +13,16 @@
 //!   every call of a finished response has its result;
 //! - a commit of less than [`MIN_COMMIT_MS`] of new audio is skipped (the server would
 //!   reject it);
-//! - server errors are fatal only when retrying cannot help; `session_expired` reconnects.
+//! - server errors are fatal only when retrying cannot help; `session_expired` reconnects;
+//! - history: the conversation is kept in a [`History`] that outlives the connection; on
+//!   a connection that lands on a new server session, host commands wait until every kept
+//!   item has been re-created on it (in order, under its old id), so no new audio, text or
+//!   response goes ahead of the past; then `history_restored` tells the host;
+//! - responses carry their `metadata` into `response_started`/`response_done`, and every
+//!   response event names its `response_id`, so out-of-band responses can be told apart.
 
 use super::events;
+use super::history::History;
 use super::tools::{ResultOutcome, ToolTracker};
 use super::{Command, Stats};
 use crate::audio::playback::{Interrupted, PlaybackProducer};
@@ -32,6 +39,10 @@ pub const MIN_COMMIT_MS: u64 = 100;
 const REMEMBERED_INTERRUPTIONS: usize = 32;
 /// Assistant items of the running response whose playback is released at its end, at most.
 const TRACKED_AUDIO_ITEMS: usize = 64;
+/// Host commands held while the history is re-created, at most (10 s of 20 ms mic chunks).
+const MAX_HELD_COMMANDS: usize = 500;
+/// Model audio arrives as 24 kHz PCM16: bytes per millisecond.
+const MODEL_AUDIO_BYTES_PER_MS: u64 = 48;
 
 /// The playback side the conversation drives (the real one is [`PlaybackProducer`]).
 pub trait Player {
@@ -146,7 +157,14 @@ pub struct Conversation {
     uncommitted_samples: u64,
     speech_stopped_at: Option<Instant>,
     interrupted_items: VecDeque<String>,
-    audio_items: Vec<String>,
+    /// Assistant items of the running response with audio, and the bytes of PCM received.
+    audio_items: Vec<(String, u64)>,
+    /// The conversation so far (it outlives the connection).
+    history: History,
+    /// Host commands waiting for the history to be re-created (`None`: not waiting).
+    held: Option<VecDeque<Command>>,
+    /// Some held commands were dropped (warned once).
+    held_overflow: bool,
     out: Vec<Output>,
 }
 
@@ -155,7 +173,10 @@ const MAX_PENDING_RESPONSES: usize = 16;
 
 impl Conversation {
     /// A new connection's conversation. `resumed`: an earlier connection was ready.
-    pub fn new(settings: Settings, resumed: bool) -> Conversation {
+    /// `history`: what earlier connections kept (re-created if this one lands on a new
+    /// server session).
+    pub fn new(settings: Settings, resumed: bool, history: History) -> Conversation {
+        let held = (!history.is_empty()).then(VecDeque::new);
         Conversation {
             settings,
             resumed,
@@ -168,8 +189,21 @@ impl Conversation {
             speech_stopped_at: None,
             interrupted_items: VecDeque::new(),
             audio_items: Vec::new(),
+            history,
+            held,
+            held_overflow: false,
             out: Vec::new(),
         }
+    }
+
+    /// The conversation so far, for the next connection.
+    pub fn into_history(self) -> History {
+        self.history
+    }
+
+    /// The conversation so far.
+    pub fn history(&self) -> &History {
+        &self.history
     }
 
     /// The first client event of a connection: the whole session configuration.
@@ -214,6 +248,21 @@ impl Conversation {
 
     /// A host command.
     pub fn on_command<P: Player>(&mut self, cmd: Command, env: &mut Env<'_, P>) -> Result<(), End> {
+        if let Some(held) = self.held.as_mut() {
+            if !matches!(cmd, Command::Close) {
+                // The past goes first: this waits until the history is re-created.
+                if held.len() < MAX_HELD_COMMANDS {
+                    held.push_back(cmd);
+                } else if !self.held_overflow {
+                    self.held_overflow = true;
+                    self.log(
+                        "warning",
+                        format!("commands were dropped while the conversation was restored: {MAX_HELD_COMMANDS} were already waiting"),
+                    );
+                }
+                return Ok(());
+            }
+        }
         match cmd {
             Command::Audio(chunk) => {
                 self.uncommitted_samples += chunk.samples as u64;
@@ -267,12 +316,17 @@ impl Conversation {
                 mime_type,
                 base64,
                 text,
-            } => self.send(client::user_image_message(
-                &mime_type,
-                &base64,
-                text.as_deref(),
-            )),
-            Command::DeleteItem(item_id) => self.send(client::conversation_item_delete(&item_id)),
+            } => {
+                // An id of our own, so the history keeps this image as sent.
+                let id = self.history.next_own_id();
+                let url = client::image_data_url(&mime_type, &base64);
+                self.history.on_image_sent(&id, text.as_deref(), &url);
+                self.send(client::user_image_message(&id, &url, text.as_deref()));
+            }
+            Command::DeleteItem(item_id) => {
+                self.history.forget(&item_id);
+                self.send(client::conversation_item_delete(&item_id));
+            }
             Command::UpdateSession(mut partial) => {
                 if self.settings.flavor == ProtocolFlavor::Ga {
                     if let Some(obj) = partial.as_object_mut() {
@@ -316,7 +370,15 @@ impl Conversation {
     ) -> Result<(), End> {
         match event {
             ServerEvent::SessionCreated { session_id, .. } => {
-                self.session_id = session_id.unwrap_or_default()
+                self.session_id = session_id.unwrap_or_default();
+                if self.history.on_session(&self.session_id) {
+                    self.restore_history();
+                }
+                if let Some(held) = self.held.take() {
+                    for cmd in held {
+                        self.on_command(cmd, env)?;
+                    }
+                }
             }
             ServerEvent::SessionUpdated { .. } if !self.ready => {
                 self.ready = true;
@@ -375,14 +437,23 @@ impl Conversation {
             ServerEvent::RateLimitsUpdated { rate_limits } => {
                 self.event(events::rate_limits_event(&rate_limits));
             }
-            ServerEvent::ItemAdded { item, .. } => self.item_event(&item, "added"),
-            ServerEvent::ItemDone { item } => self.item_event(&item, "done"),
+            ServerEvent::ItemAdded { item, .. } => {
+                self.history.on_item(&item);
+                self.item_event(&item, "added");
+            }
+            ServerEvent::ItemDone { item } => {
+                self.history.on_item(&item);
+                self.item_event(&item, "done");
+            }
             ServerEvent::ItemTruncated { item_id, .. } => self.event(
-                events::conversation_item_event(&item_id, None, None, "truncated"),
+                events::conversation_item_event(&item_id, None, None, None, "truncated"),
             ),
-            ServerEvent::ItemDeleted { item_id } => self.event(events::conversation_item_event(
-                &item_id, None, None, "deleted",
-            )),
+            ServerEvent::ItemDeleted { item_id } => {
+                self.history.forget(&item_id);
+                self.event(events::conversation_item_event(
+                    &item_id, None, None, None, "deleted",
+                ))
+            }
             ServerEvent::InputTranscriptionDelta { item_id, delta } => {
                 self.event(events::user_transcript_event(&item_id, &delta, false));
             }
@@ -390,16 +461,24 @@ impl Conversation {
                 item_id,
                 transcript,
             } => {
+                self.history.on_user_transcript(&item_id, &transcript);
                 self.event(events::user_transcript_event(&item_id, &transcript, true));
             }
             ServerEvent::InputTranscriptionFailed { message, .. } => {
                 self.error("transcription_failed", &message, false);
             }
-            ServerEvent::ResponseCreated { response_id } => {
+            ServerEvent::ResponseCreated {
+                response_id,
+                metadata,
+                ..
+            } => {
                 self.response_active = true;
                 self.response_requested = false;
                 env.stats.responses.fetch_add(1, Ordering::Relaxed);
-                self.event(events::response_started_event(&response_id));
+                self.event(events::response_started_event(
+                    &response_id,
+                    metadata.as_ref(),
+                ));
             }
             ServerEvent::AudioDelta { item_id, delta, .. } => {
                 self.on_audio_delta(&item_id, &delta, env)
@@ -417,6 +496,7 @@ impl Conversation {
                 delta,
                 ..
             } => {
+                self.history.on_assistant_delta(&item_id, &delta);
                 self.event(events::assistant_transcript_event(
                     &response_id,
                     &item_id,
@@ -436,6 +516,7 @@ impl Conversation {
                 text: transcript,
                 ..
             } => {
+                self.history.on_assistant_text(&item_id, &transcript);
                 self.event(events::assistant_transcript_event(
                     &response_id,
                     &item_id,
@@ -475,6 +556,7 @@ impl Conversation {
                 response_id,
                 status,
                 usage,
+                metadata,
                 function_calls,
                 ..
             } => {
@@ -490,7 +572,7 @@ impl Conversation {
                 }
                 // A cancelled or failed response may never send its audio.done: release
                 // the prebuffer of every item it played so the tail is heard.
-                for id in self.audio_items.drain(..) {
+                for (id, _) in self.audio_items.drain(..) {
                     env.player.end_item(&id);
                 }
                 self.response_active = false;
@@ -499,12 +581,23 @@ impl Conversation {
                     &response_id,
                     &status,
                     usage.as_ref(),
+                    metadata.as_ref(),
                 ));
                 if env.tools.on_response_done(&response_id) {
                     self.request_response(None);
                 } else if let Some(params) = self.pending_responses.pop_front() {
                     self.request_response(params);
                 }
+            }
+            ServerEvent::Other { event_type }
+                if event_type == "response.mcp_call.failed"
+                    || event_type == "mcp_list_tools.failed" =>
+            {
+                // A server-side tool failed: the model answers without it; say why.
+                self.log(
+                    "warning",
+                    format!("a server-side MCP tool failed ({event_type}); the model goes on without it"),
+                );
             }
             _ => {}
         }
@@ -517,22 +610,35 @@ impl Conversation {
                 id,
                 item.role.as_deref(),
                 item.item_type.as_deref(),
+                item.text().as_deref(),
                 status,
             ));
         }
+    }
+
+    /// Re-creates every kept item on this (new) server session, in order, under its old id.
+    fn restore_history(&mut self) {
+        let items = self.history.restore_items(self.settings.flavor);
+        for item in &items {
+            self.send(client::conversation_item_create(item));
+        }
+        self.event(events::history_restored_event(items.len()));
     }
 
     fn on_audio_delta<P: Player>(&mut self, item_id: &str, delta: &str, env: &mut Env<'_, P>) {
         if self.interrupted_items.iter().any(|i| i == item_id) {
             return; // the user cut this item off: its late audio is not played
         }
-        if !self.audio_items.iter().any(|i| i == item_id)
-            && self.audio_items.len() < TRACKED_AUDIO_ITEMS
-        {
-            self.audio_items.push(item_id.to_string());
-        }
         match env.player.push_base64(item_id, delta) {
             Ok(samples) => {
+                let bytes = samples as u64 * 2;
+                match self.audio_items.iter().position(|(i, _)| i == item_id) {
+                    Some(at) => self.audio_items[at].1 += bytes,
+                    None if self.audio_items.len() < TRACKED_AUDIO_ITEMS => {
+                        self.audio_items.push((item_id.to_string(), bytes))
+                    }
+                    None => {}
+                }
                 env.stats
                     .audio_bytes_received
                     .fetch_add(samples as u64 * 2, Ordering::Relaxed);
@@ -592,6 +698,13 @@ impl Conversation {
                 self.interrupted_items.pop_front();
             }
             self.interrupted_items.push_back(cut.item_id.clone());
+            let received_ms = self
+                .audio_items
+                .iter()
+                .find(|(i, _)| *i == cut.item_id)
+                .map_or(0, |(_, bytes)| bytes / MODEL_AUDIO_BYTES_PER_MS);
+            self.history
+                .on_cut(&cut.item_id, u64::from(cut.played_ms), received_ms);
             self.send(client::conversation_item_truncate(
                 &cut.item_id,
                 0,
@@ -620,6 +733,7 @@ impl Conversation {
 mod tests {
     use super::*;
     use crate::audio::capture::CaptureChunk;
+    use crate::session::history::History;
     use serde_json::json;
     use std::time::Duration;
 
@@ -683,8 +797,12 @@ mod tests {
         }
 
         fn with(settings: Settings, resumed: bool) -> Rig {
+            Rig::with_history(settings, resumed, History::new(100))
+        }
+
+        fn with_history(settings: Settings, resumed: bool, history: History) -> Rig {
             Rig {
-                conv: Conversation::new(settings, resumed),
+                conv: Conversation::new(settings, resumed, history),
                 player: FakePlayer::default(),
                 tools: ToolTracker::default(),
                 stats: Stats::default(),
@@ -1253,4 +1371,367 @@ mod tests {
             .unwrap();
         assert!(beta.sent()[0]["session"].get("type").is_none());
     }
+
+    /// The first connection's talk: a spoken turn, an answer, a tool call and its output,
+    /// a typed turn. Returns the history it kept.
+    fn first_connection_history() -> History {
+        let mut rig = Rig::new();
+        rig.server(json!({"type": "session.created", "session": {"id": "sess_1"}}))
+            .unwrap();
+        let items = [
+            json!({"id": "u1", "type": "message", "role": "user", "content": [{"type": "input_audio", "transcript": null}]}),
+            json!({"id": "a1", "type": "message", "role": "assistant", "content": []}),
+            json!({"id": "fc1", "type": "function_call", "call_id": "c1", "name": "move", "arguments": "{\"dx\":1}"}),
+            json!({"id": "fo1", "type": "function_call_output", "call_id": "c1", "output": "moved"}),
+            json!({"id": "u2", "type": "message", "role": "user", "content": [{"type": "input_text", "text": "thanks"}]}),
+        ];
+        rig.server(json!({"type": "conversation.item.added", "item": items[0]}))
+            .unwrap();
+        rig.server(json!({"type": "conversation.item.input_audio_transcription.completed", "item_id": "u1", "content_index": 0, "transcript": "move the cube"}))
+            .unwrap();
+        rig.server(json!({"type": "conversation.item.added", "item": items[1]}))
+            .unwrap();
+        rig.server(json!({"type": "response.output_audio_transcript.delta", "response_id": "r1", "item_id": "a1", "output_index": 0, "content_index": 0, "delta": "Moving it."}))
+            .unwrap();
+        for item in &items[2..] {
+            rig.server(json!({"type": "conversation.item.added", "item": item}))
+                .unwrap();
+        }
+        assert_eq!(rig.conv.history().len(), 5);
+        rig.conv.into_history()
+    }
+
+    #[test]
+    fn a_new_server_session_gets_the_history_in_order_before_any_new_audio() {
+        let mut rig = Rig::with_history(settings(), true, first_connection_history());
+        rig.conv.start(&json!({"type": "realtime"}));
+        rig.out.extend(rig.conv.drain());
+        assert_eq!(rig.sent_types(), ["session.update"]);
+        // The host talks and types before the new session exists: nothing goes yet.
+        rig.host(chunk(2400)).unwrap();
+        rig.host(Command::SendText("and now?".into())).unwrap();
+        assert!(rig.sent().is_empty(), "held until the history is back");
+        rig.server(json!({"type": "session.created", "session": {"id": "sess_2"}}))
+            .unwrap();
+        let sent = rig.sent();
+        let types: Vec<&str> = sent.iter().map(|v| v["type"].as_str().unwrap()).collect();
+        assert_eq!(
+            types,
+            [
+                "conversation.item.create",
+                "conversation.item.create",
+                "conversation.item.create",
+                "conversation.item.create",
+                "conversation.item.create",
+                "input_audio_buffer.append",
+                "conversation.item.create",
+                "response.create"
+            ]
+        );
+        let ids: Vec<&str> = sent[..5]
+            .iter()
+            .map(|v| v["item"]["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["u1", "a1", "fc1", "fo1", "u2"], "in order, old ids");
+        assert_eq!(
+            sent[0]["item"]["content"][0],
+            json!({"type": "input_text", "text": "move the cube"}),
+            "speech as its transcript"
+        );
+        assert_eq!(
+            sent[1]["item"]["content"][0],
+            json!({"type": "output_text", "text": "Moving it."})
+        );
+        assert_eq!(sent[2]["item"]["call_id"], "c1");
+        assert_eq!(sent[3]["item"]["output"], "moved");
+        assert_eq!(sent[6]["item"]["content"][0]["text"], "and now?");
+        let restored: Vec<Value> = rig
+            .events()
+            .into_iter()
+            .filter(|e| e["type"] == "history_restored")
+            .collect();
+        assert_eq!(restored, [json!({"type": "history_restored", "items": 5})]);
+        // The server's echo of the restored items does not duplicate them.
+        rig.server(json!({"type": "conversation.item.added", "item": {"id": "u2", "type": "message", "role": "user", "content": [{"type": "input_text", "text": "thanks"}]}}))
+            .unwrap();
+        assert_eq!(rig.conv.history().len(), 5);
+    }
+
+    #[test]
+    fn the_same_server_session_again_or_no_history_restores_nothing() {
+        let mut rig = Rig::with_history(settings(), true, first_connection_history());
+        rig.host(chunk(2400)).unwrap();
+        rig.server(json!({"type": "session.created", "session": {"id": "sess_1"}}))
+            .unwrap();
+        assert_eq!(rig.sent_types(), ["input_audio_buffer.append"]);
+        assert!(rig.events().iter().all(|e| e["type"] != "history_restored"));
+        // restore_history off: the worker keeps nothing, so nothing waits or is re-created.
+        let mut off = Rig::with_history(settings(), true, History::new(0));
+        off.host(chunk(2400)).unwrap();
+        assert_eq!(off.sent_types(), ["input_audio_buffer.append"]);
+        off.server(json!({"type": "session.created", "session": {"id": "sess_9"}}))
+            .unwrap();
+        assert!(off.sent().is_empty());
+        assert!(off.events().iter().all(|e| e["type"] != "history_restored"));
+    }
+
+    #[test]
+    fn a_close_while_the_history_waits_ends_at_once() {
+        let mut rig = Rig::with_history(settings(), true, first_connection_history());
+        rig.host(chunk(2400)).unwrap();
+        assert_eq!(rig.host(Command::Close), Err(End::Closed));
+    }
+
+    #[test]
+    fn held_commands_are_bounded() {
+        let mut rig = Rig::with_history(settings(), true, first_connection_history());
+        for _ in 0..MAX_HELD_COMMANDS + 10 {
+            rig.host(chunk(480)).unwrap();
+        }
+        let warnings = rig
+            .out
+            .iter()
+            .filter(|o| {
+                matches!(
+                    o,
+                    Output::Log {
+                        level: "warning",
+                        ..
+                    }
+                )
+            })
+            .count();
+        assert_eq!(warnings, 1, "warned once");
+        rig.server(json!({"type": "session.created", "session": {"id": "sess_2"}}))
+            .unwrap();
+        let appends = rig
+            .sent_types()
+            .into_iter()
+            .filter(|t| t == "input_audio_buffer.append")
+            .count();
+        assert_eq!(appends, MAX_HELD_COMMANDS);
+    }
+
+    #[test]
+    fn an_interrupted_answer_is_kept_only_as_far_as_it_was_heard() {
+        let mut rig = Rig::new();
+        rig.server(json!({"type": "session.created", "session": {"id": "sess_1"}}))
+            .unwrap();
+        rig.created("r1");
+        rig.server(json!({"type": "conversation.item.added", "item": {"id": "a1", "type": "message", "role": "assistant", "content": []}}))
+            .unwrap();
+        rig.server(json!({"type": "response.output_audio_transcript.delta", "response_id": "r1", "item_id": "a1", "output_index": 0, "content_index": 0, "delta": "one two three four"}))
+            .unwrap();
+        // 2400 samples (the fake decodes one per character): 100 ms received, 50 heard.
+        rig.audio("a1", &"A".repeat(2400));
+        rig.player.playing = Some(("a1".into(), 50));
+        rig.server(json!({"type": "input_audio_buffer.speech_started", "item_id": "u2", "audio_start_ms": 0}))
+            .unwrap();
+        // The rest of the transcript and the server's final view change nothing.
+        rig.server(json!({"type": "response.output_audio_transcript.done", "response_id": "r1", "item_id": "a1", "output_index": 0, "content_index": 0, "transcript": "one two three four five six"}))
+            .unwrap();
+        rig.server(json!({"type": "conversation.item.done", "item": {"id": "a1", "type": "message", "role": "assistant", "status": "incomplete", "content": [{"type": "output_audio", "transcript": "one two three four five six"}]}}))
+            .unwrap();
+        let items = rig.conv.history().restore_items(ProtocolFlavor::Ga);
+        assert_eq!(items[0]["content"][0]["text"], "one two");
+    }
+
+    #[test]
+    fn deleted_items_leave_the_history_and_images_stay_as_sent() {
+        let mut rig = Rig::new();
+        rig.host(Command::SendImage {
+            mime_type: "image/jpeg".into(),
+            base64: "/9j/AAAA".into(),
+            text: Some("this".into()),
+        })
+        .unwrap();
+        let sent = rig.sent();
+        let id = sent[0]["item"]["id"].as_str().unwrap().to_string();
+        // The server echoes the image without its bytes.
+        rig.server(json!({"type": "conversation.item.added", "item": {"id": id, "type": "message", "role": "user", "content": [{"type": "input_text", "text": "this"}, {"type": "input_image"}]}}))
+            .unwrap();
+        for (item_id, text) in [("u1", "a"), ("u2", "b")] {
+            rig.server(json!({"type": "conversation.item.added", "item": {"id": item_id, "type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}}))
+                .unwrap();
+        }
+        let items = rig.conv.history().restore_items(ProtocolFlavor::Ga);
+        assert_eq!(
+            items[0]["content"][1]["image_url"],
+            "data:image/jpeg;base64,/9j/AAAA"
+        );
+        rig.host(Command::DeleteItem("u1".into())).unwrap();
+        rig.server(json!({"type": "conversation.item.deleted", "item_id": id}))
+            .unwrap();
+        let ids: Vec<&str> = rig.conv.history().turns().map(|(id, _)| id).collect();
+        assert_eq!(ids, ["u2"]);
+    }
+
+    #[test]
+    fn out_of_band_requests_queue_and_their_metadata_tells_the_events_apart() {
+        let mut rig = Rig::new();
+        let oob = |tag: &str| {
+            Command::CreateResponse(Some(
+                json!({"conversation": "none", "metadata": {"topic": tag},
+                "output_modalities": ["text"], "instructions": "classify"}),
+            ))
+        };
+        rig.host(oob("a")).unwrap();
+        rig.host(oob("b")).unwrap();
+        let sent = rig.sent();
+        assert_eq!(sent.len(), 1, "the second waits");
+        assert_eq!(sent[0]["response"]["metadata"]["topic"], "a");
+        assert_eq!(sent[0]["response"]["conversation"], "none");
+        rig.server(json!({"type": "response.created", "response": {"id": "r_a", "conversation_id": null, "metadata": {"topic": "a"}}}))
+            .unwrap();
+        rig.server(json!({"type": "response.output_text.delta", "response_id": "r_a", "item_id": "x", "output_index": 0, "content_index": 0, "delta": "yes"}))
+            .unwrap();
+        rig.server(json!({"type": "response.done", "response": {"id": "r_a", "status": "completed", "output": [], "metadata": {"topic": "a"}}}))
+            .unwrap();
+        let sent = rig.sent();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(
+            sent[0]["response"]["metadata"]["topic"], "b",
+            "queued, not overwritten"
+        );
+        let ev = rig.events();
+        let started = ev.iter().find(|e| e["type"] == "response_started").unwrap();
+        assert_eq!(started["metadata"], json!({"topic": "a"}));
+        let delta = ev
+            .iter()
+            .find(|e| e["type"] == "assistant_transcript")
+            .unwrap();
+        assert_eq!(delta["response_id"], "r_a");
+        let done = ev.iter().find(|e| e["type"] == "response_done").unwrap();
+        assert_eq!(done["response_id"], "r_a");
+        assert_eq!(done["metadata"], json!({"topic": "a"}));
+        // A response without metadata has none in its events.
+        rig.created("r2");
+        rig.done("r2");
+        let plain: Vec<Value> = rig
+            .events()
+            .into_iter()
+            .filter(|e| e["response_id"] == "r2")
+            .collect();
+        assert_eq!(plain.len(), 2);
+        assert!(plain.iter().all(|e| e.get("metadata").is_none()));
+        // The out-of-band item never joined the conversation, so history has none of it.
+        assert!(rig.conv.history().is_empty());
+    }
+
+    #[test]
+    fn conversation_items_carry_their_text() {
+        let mut rig = Rig::new();
+        rig.server(json!({"type": "conversation.item.done", "item": {"id": "a1", "type": "message", "role": "assistant",
+            "content": [{"type": "output_audio", "transcript": "Hello there"}]}}))
+            .unwrap();
+        rig.server(json!({"type": "conversation.item.added", "item": {"id": "u1", "type": "message", "role": "user",
+            "content": [{"type": "input_audio", "transcript": null}]}}))
+            .unwrap();
+        let ev = rig.events();
+        assert_eq!(ev[0]["text"], "Hello there");
+        assert!(ev[1].get("text").is_none(), "no words yet: no text");
+    }
+
+    #[test]
+    fn failed_mcp_tools_are_warned_about() {
+        let mut rig = Rig::new();
+        rig.server(json!({"type": "mcp_list_tools.failed", "event_id": "e", "item_id": "m1"}))
+            .unwrap();
+        rig.server(json!({"type": "response.mcp_call.failed", "event_id": "e", "item_id": "m2", "output_index": 0}))
+            .unwrap();
+        rig.server(json!({"type": "response.mcp_call.completed", "event_id": "e", "item_id": "m2", "output_index": 0}))
+            .unwrap();
+        let warnings: Vec<&String> = rig
+            .out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Log {
+                    level: "warning",
+                    message,
+                } => Some(message),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[1].contains("response.mcp_call.failed"));
+    }
+
+    /// One valid sample of every server event of the SDK's union (the fixture the
+    /// conformance test checks against the SDK's models).
+    const SDK_SERVER_SAMPLES: &str = include_str!("../../tests/fixtures/server_events_ga.jsonl");
+
+    #[test]
+    fn every_server_event_of_the_sdk_is_parsed_and_forwarded_when_asked() {
+        let mut rig = Rig::with(
+            Settings {
+                forward_server_events: true,
+                ..settings()
+            },
+            false,
+        );
+        let mut types = Vec::new();
+        for line in SDK_SERVER_SAMPLES.lines().filter(|l| !l.trim().is_empty()) {
+            let sample: Value = serde_json::from_str(line).unwrap();
+            let kind = sample["type"].as_str().unwrap().to_string();
+            let parsed = server::parse_server_event(line)
+                .unwrap_or_else(|e| panic!("{kind} does not parse: {e}"));
+            assert_eq!(
+                matches!(parsed, ServerEvent::Other { .. }),
+                !KNOWN.contains(&kind.as_str()),
+                "{kind}: acted on exactly when the conversation knows it"
+            );
+            // Fatal errors end the connection; the audit goes on with the next sample.
+            let _ = rig.server(sample.clone());
+            if kind != "response.output_audio.delta" {
+                let forwarded = rig
+                    .events()
+                    .into_iter()
+                    .filter(|e| e["type"] == "server_event" && e["event"]["type"] == kind.as_str())
+                    .count();
+                assert!(forwarded >= 1, "{kind} was not forwarded");
+            }
+            types.push(kind);
+        }
+        types.sort();
+        types.dedup();
+        assert!(types.len() >= 46, "{} types sampled", types.len());
+        assert_eq!(rig.stats.malformed_events.load(Ordering::Relaxed), 0);
+        assert!(rig
+            .errors()
+            .iter()
+            .all(|(code, _)| code != "malformed_server_event" && code != "malformed_audio"));
+    }
+
+    /// The server events the conversation acts on (everything else is `Other`).
+    const KNOWN: &[&str] = &[
+        "session.created",
+        "session.updated",
+        "error",
+        "input_audio_buffer.speech_started",
+        "input_audio_buffer.speech_stopped",
+        "input_audio_buffer.committed",
+        "input_audio_buffer.cleared",
+        "input_audio_buffer.timeout_triggered",
+        "conversation.item.added",
+        "conversation.item.created",
+        "conversation.item.done",
+        "conversation.item.truncated",
+        "conversation.item.deleted",
+        "conversation.item.input_audio_transcription.delta",
+        "conversation.item.input_audio_transcription.completed",
+        "conversation.item.input_audio_transcription.failed",
+        "response.created",
+        "response.output_item.added",
+        "response.output_item.done",
+        "response.output_audio.delta",
+        "response.output_audio.done",
+        "response.output_audio_transcript.delta",
+        "response.output_audio_transcript.done",
+        "response.output_text.delta",
+        "response.output_text.done",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.done",
+        "response.done",
+        "rate_limits.updated",
+    ];
 }

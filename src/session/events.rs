@@ -197,17 +197,35 @@ pub fn assistant_transcript_event(
 }
 
 /// `response_started` {response_id}
-pub fn response_started_event(response_id: &str) -> String {
-    json!({"type": "response_started", "response_id": response_id}).to_string()
+pub fn response_started_event(response_id: &str, metadata: Option<&Value>) -> String {
+    let mut v = json!({"type": "response_started", "response_id": response_id});
+    if let Some(m) = metadata {
+        v["metadata"] = m.clone();
+    }
+    v.to_string()
 }
 
-/// `response_done` {response_id, status, usage?}
-pub fn response_done_event(response_id: &str, status: &str, usage: Option<&Value>) -> String {
+/// `response_done` {response_id, status, usage?, metadata?}
+pub fn response_done_event(
+    response_id: &str,
+    status: &str,
+    usage: Option<&Value>,
+    metadata: Option<&Value>,
+) -> String {
     let mut v = json!({"type": "response_done", "response_id": response_id, "status": status});
     if let Some(u) = usage {
         v["usage"] = u.clone();
     }
+    if let Some(m) = metadata {
+        v["metadata"] = m.clone();
+    }
     v.to_string()
+}
+
+/// `history_restored` {items}: after a reconnect, this many items of the conversation were
+/// re-created on the new server session.
+pub fn history_restored_event(items: usize) -> String {
+    json!({"type": "history_restored", "items": items}).to_string()
 }
 
 /// `audio_interrupted` {item_id, played_ms}
@@ -215,16 +233,21 @@ pub fn audio_interrupted_event(item_id: &str, played_ms: u32) -> String {
     json!({"type": "audio_interrupted", "item_id": item_id, "played_ms": played_ms}).to_string()
 }
 
-/// `conversation_item` {item_id, role, kind, status}: an item the conversation gained
-/// (`added`, `done`) or lost (`truncated`, `deleted`). `role` is null for items without one.
+/// `conversation_item` {item_id, role, kind, text?, status}: an item the conversation gained
+/// (`added`, `done`) or lost (`truncated`, `deleted`). `role` is null for items without one;
+/// `text` is there when the item has words (text or transcript parts).
 pub fn conversation_item_event(
     item_id: &str,
     role: Option<&str>,
     kind: Option<&str>,
+    text: Option<&str>,
     status: &str,
 ) -> String {
-    json!({"type": "conversation_item", "item_id": item_id, "role": role, "kind": kind, "status": status})
-        .to_string()
+    let mut v = json!({"type": "conversation_item", "item_id": item_id, "role": role, "kind": kind, "status": status});
+    if let Some(t) = text {
+        v["text"] = json!(t);
+    }
+    v.to_string()
 }
 
 /// `input_timeout` {item_id?}: server VAD's idle timeout fired.

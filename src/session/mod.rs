@@ -7,6 +7,7 @@ pub mod conversation;
 pub mod dial;
 pub mod echo_recording;
 pub mod events;
+pub mod history;
 pub mod reaper;
 pub mod registry;
 pub mod tools;

@@ -13,6 +13,7 @@
 use super::conversation::{Conversation, End, Env, Output, Settings};
 use super::dial::{self, DialError, Readiness, Socket};
 use super::events::SessionState;
+use super::history::History;
 use super::{Command, SessionShared};
 use crate::audio::playback::PlaybackProducer;
 use crate::config::SessionConfig;
@@ -45,6 +46,8 @@ struct Worker {
     rng: u64,
     last_playback_active: Option<Instant>,
     ever_ready: bool,
+    /// The conversation so far, handed from connection to connection.
+    history: History,
 }
 
 /// Runs the session until it is closed or fails. Called on the worker thread.
@@ -70,8 +73,16 @@ pub fn run(
         },
         rng: seed | 1,
         last_playback_active: None,
+        history: History::new(0),
         ever_ready: false,
     };
+    // Nothing is kept when nothing would be restored.
+    let kept = if worker.config.restore_history {
+        worker.config.history_max_items as usize
+    } else {
+        0
+    };
+    worker.history = History::new(kept);
     worker.run();
 }
 
@@ -231,13 +242,16 @@ impl Worker {
     /// Runs one connection. Returns how it ended and whether it reached `ready`.
     fn serve(&mut self, ws: &mut Socket) -> (End, bool) {
         self.shared.set_state(SessionState::Connected, None, None);
-        let mut conv = Conversation::new(self.settings(), self.ever_ready);
+        let history = std::mem::replace(&mut self.history, History::new(0));
+        let mut conv = Conversation::new(self.settings(), self.ever_ready, history);
         conv.start(&self.full_session());
         let end = self.serve_loop(ws, &mut conv);
         if let End::Closed = end {
             self.close_gracefully(ws);
         }
-        (end, conv.is_ready())
+        let ready = conv.is_ready();
+        self.history = conv.into_history();
+        (end, ready)
     }
 
     /// Carries out what the conversation asked for, in order.

@@ -54,6 +54,10 @@ struct ActiveResponse {
     output_format: Value,
     audio_samples: usize,
     text: String,
+    /// `response.metadata` as the client asked, echoed in `response.created`/`.done`.
+    metadata: Value,
+    /// `conversation: "none"`: the output stays out of the conversation.
+    out_of_band: bool,
 }
 
 /// Turn detection settings read from the session.
@@ -352,15 +356,19 @@ impl Session {
         output_index: usize,
         previous: &Value,
     ) {
+        self.emit(
+            "response.output_item.added",
+            json!({"response_id": response_id, "output_index": output_index, "item": item}),
+        );
+        if self.active.as_ref().is_some_and(|a| a.out_of_band) {
+            // An out-of-band response's items never join the conversation.
+            return;
+        }
         self.items.push(Item {
             id: item_id.to_string(),
             value: item.clone(),
             audio_samples: 0,
         });
-        self.emit(
-            "response.output_item.added",
-            json!({"response_id": response_id, "output_index": output_index, "item": item}),
-        );
         self.emit(
             "conversation.item.added",
             json!({"previous_item_id": previous, "item": item}),
@@ -1013,6 +1021,15 @@ impl Session {
             output_format,
             audio_samples: 0,
             text: String::new(),
+            metadata: params
+                .and_then(|p| p.get("metadata"))
+                .filter(|m| m.is_object())
+                .cloned()
+                .unwrap_or(Value::Null),
+            out_of_band: params
+                .and_then(|p| p.get("conversation"))
+                .and_then(Value::as_str)
+                == Some("none"),
         };
         let response = self.response_object(&active, "in_progress", Value::Null, false);
         self.active = Some(active);
@@ -1037,10 +1054,11 @@ impl Session {
             Value::Null
         };
         json!({"object": "realtime.response", "id": r.id, "status": status, "status_details": details,
-               "output": r.output, "conversation_id": self.conversation_id,
+               "output": r.output,
+               "conversation_id": if r.out_of_band { Value::Null } else { json!(self.conversation_id) },
                "output_modalities": modalities, "max_output_tokens": "inf",
                "audio": {"output": {"format": r.output_format, "voice": r.voice}},
-               "usage": usage, "metadata": null})
+               "usage": usage, "metadata": r.metadata})
     }
 
     fn usage(&self, r: &ActiveResponse) -> Value {
@@ -1226,10 +1244,12 @@ impl Session {
             "response.output_item.done",
             json!({"response_id": response_id, "output_index": output_index, "item": item}),
         );
-        self.emit(
-            "conversation.item.done",
-            json!({"previous_item_id": previous, "item": item}),
-        );
+        if !self.active.as_ref().is_some_and(|a| a.out_of_band) {
+            self.emit(
+                "conversation.item.done",
+                json!({"previous_item_id": previous, "item": item}),
+            );
+        }
         if let Some(active) = self.active.as_mut() {
             active.output.push(item);
         }

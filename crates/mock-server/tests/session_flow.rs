@@ -399,3 +399,38 @@ fn identity_fields_are_added_only_when_asked() {
         .starts_with("sess_"));
     assert_eq!(created["session"]["object"], "realtime.session");
 }
+
+#[test]
+fn an_out_of_band_response_echoes_its_metadata_and_stays_out_of_the_conversation() {
+    let server = MockServer::start(MockConfig::default()).unwrap();
+    let mut c = connect(&server.url());
+    c.ready(ga_session(false));
+    c.send(
+        json!({"type": "response.create", "response": {"conversation": "none",
+        "metadata": {"topic": "mood"}, "output_modalities": ["text"]}}),
+    );
+    let events = c.until("response.done", T);
+    let created = events
+        .iter()
+        .find(|e| e["type"] == "response.created")
+        .unwrap();
+    assert_eq!(created["response"]["metadata"], json!({"topic": "mood"}));
+    assert_eq!(created["response"]["conversation_id"], Value::Null);
+    let done = events.last().unwrap();
+    assert_eq!(done["response"]["metadata"], json!({"topic": "mood"}));
+    assert_eq!(done["response"]["output"].as_array().unwrap().len(), 1);
+    assert!(
+        !types(&events)
+            .iter()
+            .any(|t| t.starts_with("conversation.item")),
+        "{:?}",
+        types(&events)
+    );
+    // An in-conversation response has no metadata and its items join the conversation.
+    c.send(json!({"type": "response.create", "response": {"output_modalities": ["text"]}}));
+    let events = c.until("response.done", T);
+    assert_eq!(events.last().unwrap()["response"]["metadata"], Value::Null);
+    assert!(types(&events)
+        .iter()
+        .any(|t| t == "conversation.item.added"));
+}
