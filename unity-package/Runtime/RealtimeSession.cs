@@ -13,7 +13,7 @@ using RealtimeVoice.Native;
 namespace RealtimeVoice
 {
     /// <summary>One conversation with a Realtime server through the native plugin.</summary>
-    public sealed class RealtimeSession : IDisposable
+    public sealed partial class RealtimeSession : IDisposable
     {
         private readonly SessionHandle _handle;
         private readonly ToolRegistry _tools = new ToolRegistry();
