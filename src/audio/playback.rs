@@ -1052,6 +1052,52 @@ mod tests {
         assert!(c.pull(&mut out, 1, 48_000) > 0, "end of item releases it");
     }
 
+    /// The mouth follows the pulled position, not the audio already received: 500 ms of
+    /// silence then a loud tone, all pushed before the first pull.
+    #[test]
+    fn mouth_follows_what_was_pulled_and_a_flush_closes_it() {
+        let (mut p, mut c) = playback_pipeline(PlaybackConfig::default()).unwrap();
+        let cell = c.mouth_cell();
+        let mut pcm = vec![0i16; 12_000];
+        pcm.extend(tone(12_000));
+        p.push_pcm16("a", &pcm);
+        let mut out = vec![0.0; 480];
+        let mut pulled = 0usize;
+        let mut opened_at = None;
+        // Less than all of it: without an end of item the resampler holds its last few ms.
+        for _ in 0..200 {
+            if pulled >= 46_000 {
+                break;
+            }
+            p.pump();
+            pulled += c.pull(&mut out, 1, 48_000);
+            let (shape, played_ms) = cell.read();
+            if pulled < 23_500 {
+                assert!(
+                    shape.level < 0.05,
+                    "open at {pulled} before the tone: {shape:?}"
+                );
+            }
+            if opened_at.is_none() && shape.level > 0.5 {
+                opened_at = Some(pulled);
+            }
+            assert!(
+                (played_ms - (pulled as i64 / 48)).abs() <= 15,
+                "{played_ms} at {pulled}"
+            );
+        }
+        assert!(pulled >= 46_000, "pulled {pulled}");
+        let opened_at = opened_at.expect("the tone opened the mouth");
+        // The tone reaches the device at 24000 frames (+ the filter delay): within 20 ms.
+        assert!(
+            (24_000..25_000).contains(&opened_at),
+            "opened at {opened_at}"
+        );
+        p.interrupt();
+        c.pull(&mut out, 1, 48_000);
+        assert_eq!(cell.read(), (MouthShape::SILENT, 0));
+    }
+
     #[test]
     fn halves_are_send() {
         fn assert_send<T: Send>() {}
