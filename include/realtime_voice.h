@@ -188,7 +188,60 @@ typedef struct RvStats {
    * Reserved, 0.
    */
   int32_t reserved1;
+  /**
+   * Level (0..1, smoothed per 10 ms) of the mic audio the server is sent: after echo
+   * cancellation, what the server hears. For a UI meter.
+   */
+  float mic_level;
+  /**
+   * Level (0..1) of the model audio the device is playing now (`RvMouth.level`).
+   */
+  float output_level;
 } RvStats;
+
+/**
+ * The mouth shape of the model audio the device is playing (`#[repr(C)]`, append-only:
+ * new fields go at the end). `sil + aa + ih + ou + ee + oh` is 1.
+ */
+typedef struct RvMouth {
+  /**
+   * Loudness of the voice now, 0..1 (fast attack, slower release): for a jaw or a meter.
+   */
+  float level;
+  /**
+   * Weight of a closed or neutral mouth: silence, and unvoiced sounds such as /s/.
+   */
+  float sil;
+  /**
+   * Weight of the VRM "aa" mouth (the vowel a).
+   */
+  float aa;
+  /**
+   * Weight of the VRM "ih" mouth (the vowel i).
+   */
+  float ih;
+  /**
+   * Weight of the VRM "ou" mouth (the vowel u).
+   */
+  float ou;
+  /**
+   * Weight of the VRM "ee" mouth (the vowel e).
+   */
+  float ee;
+  /**
+   * Weight of the VRM "oh" mouth (the vowel o).
+   */
+  float oh;
+  /**
+   * Reserved, 0 (keeps `played_ms` 8-byte aligned).
+   */
+  float reserved0;
+  /**
+   * Model audio of the current response handed to the device so far, in ms (0 again
+   * after a barge-in or cancel).
+   */
+  int64_t played_ms;
+} RvMouth;
 
 #ifdef __cplusplus
 extern "C" {
@@ -418,6 +471,20 @@ int32_t rv_cancel_response(RvSession s);
  * `out` must point to a writable `RvStats`.
  */
 int32_t rv_get_stats(RvSession s, struct RvStats *out);
+
+/**
+ * Fills `*out` with the mouth shape of the model audio the device is playing at this
+ * moment: the shape of the last 10 ms `rv_pull_playback` handed out (not of audio decoded
+ * ahead of it), so it moves with the sound to within one audio callback. Silence gives
+ * `level` 0 and `sil` 1. Returns `RV_OK`; `RV_EMPTY` (and `*out` untouched) in the rare
+ * instant another thread is creating or destroying a session (call again next frame).
+ * Cheap, lock-free and allocation-free: safe every frame from the main thread and from
+ * the audio thread.
+ *
+ * # Safety
+ * `out` must point to a writable `RvMouth`.
+ */
+int32_t rv_get_mouth(RvSession s, struct RvMouth *out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -113,6 +113,37 @@ pub struct RvStats {
     pub echo_reference: i32,
     /// Reserved, 0.
     pub reserved1: i32,
+    /// Level (0..1, smoothed per 10 ms) of the mic audio the server is sent: after echo
+    /// cancellation, what the server hears. For a UI meter.
+    pub mic_level: f32,
+    /// Level (0..1) of the model audio the device is playing now (`RvMouth.level`).
+    pub output_level: f32,
+}
+
+/// The mouth shape of the model audio the device is playing (`#[repr(C)]`, append-only:
+/// new fields go at the end). `sil + aa + ih + ou + ee + oh` is 1.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct RvMouth {
+    /// Loudness of the voice now, 0..1 (fast attack, slower release): for a jaw or a meter.
+    pub level: f32,
+    /// Weight of a closed or neutral mouth: silence, and unvoiced sounds such as /s/.
+    pub sil: f32,
+    /// Weight of the VRM "aa" mouth (the vowel a).
+    pub aa: f32,
+    /// Weight of the VRM "ih" mouth (the vowel i).
+    pub ih: f32,
+    /// Weight of the VRM "ou" mouth (the vowel u).
+    pub ou: f32,
+    /// Weight of the VRM "ee" mouth (the vowel e).
+    pub ee: f32,
+    /// Weight of the VRM "oh" mouth (the vowel o).
+    pub oh: f32,
+    /// Reserved, 0 (keeps `played_ms` 8-byte aligned).
+    pub reserved0: f32,
+    /// Model audio of the current response handed to the device so far, in ms (0 again
+    /// after a barge-in or cancel).
+    pub played_ms: i64,
 }
 
 thread_local! {
@@ -790,9 +821,73 @@ pub unsafe extern "C" fn rv_get_stats(s: RvSession, out: *mut RvStats) -> i32 {
             mic_chunks_dropped: st.mic_chunks_dropped.load(Ordering::Relaxed),
             echo_reference: st.echo_reference.load(Ordering::Relaxed),
             reserved1: 0,
+            mic_level: f32::from_bits(st.mic_level_bits.load(Ordering::Relaxed)),
+            output_level: session.mouth().0.level,
         };
         // SAFETY: non-NULL, writable RvStats (contract).
         unsafe { out.write(stats) };
         Ok(RV_OK)
     })
+}
+
+/// Fills `*out` with the mouth shape of the model audio the device is playing at this
+/// moment: the shape of the last 10 ms `rv_pull_playback` handed out (not of audio decoded
+/// ahead of it), so it moves with the sound to within one audio callback. Silence gives
+/// `level` 0 and `sil` 1. Returns `RV_OK`; `RV_EMPTY` (and `*out` untouched) in the rare
+/// instant another thread is creating or destroying a session (call again next frame).
+/// Cheap, lock-free and allocation-free: safe every frame from the main thread and from
+/// the audio thread.
+///
+/// # Safety
+/// `out` must point to a writable `RvMouth`.
+#[no_mangle]
+pub unsafe extern "C" fn rv_get_mouth(s: RvSession, out: *mut RvMouth) -> i32 {
+    // Static messages only: the audio thread may call this, and must not allocate.
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        if out.is_null() {
+            return Err(Failure::arg("out is NULL"));
+        }
+        if s == 0 {
+            return Err(Failure(
+                RV_ERR_INVALID_HANDLE,
+                Cow::Borrowed("invalid handle 0"),
+            ));
+        }
+        let session = match registry::get_nonblocking(s) {
+            Ok(Some(session)) => session,
+            Ok(None) => {
+                return Err(Failure(
+                    RV_ERR_INVALID_HANDLE,
+                    Cow::Borrowed("unknown or destroyed session handle"),
+                ))
+            }
+            Err(()) => return Ok(RV_EMPTY),
+        };
+        let (shape, played_ms) = session.mouth();
+        let mouth = RvMouth {
+            level: shape.level,
+            sil: shape.sil,
+            aa: shape.aa,
+            ih: shape.ih,
+            ou: shape.ou,
+            ee: shape.ee,
+            oh: shape.oh,
+            reserved0: 0.0,
+            played_ms,
+        };
+        // SAFETY: non-NULL, writable RvMouth (contract).
+        unsafe { out.write(mouth) };
+        Ok(RV_OK)
+    }));
+    match result {
+        Ok(Ok(code)) => code,
+        Ok(Err(Failure(code, msg))) => {
+            set_last_error(msg);
+            code
+        }
+        Err(_) => {
+            set_last_error("internal error: a panic was caught at the C boundary");
+            RV_ERR_INTERNAL
+        }
+    }
 }

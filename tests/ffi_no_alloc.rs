@@ -1,6 +1,7 @@
 //! `rv_pull_playback`, the whole C-ABI path Unity's audio thread takes (handle lookup,
 //! session, ring), never touches the heap: counted with a global allocator, on the calling
-//! thread only, over pulls with model audio, silence, a device-rate change and stale handles.
+//! thread only, over pulls with model audio, silence, a device-rate change and stale handles;
+//! and `rv_get_mouth`, which a script may call from the audio thread between pulls.
 
 mod support;
 
@@ -53,9 +54,12 @@ fn pull_through_the_c_abi_never_allocates() {
     assert_eq!(rv.send_text("talk"), RV_OK);
     rv.wait_type(Duration::from_secs(10), "response_started");
     let mut out = vec![0f32; 1024 * 2];
+    let mut mouth = RvMouth::default();
     // Warm-up outside the count (first-touch of thread-locals).
     rv.pull(&mut out, 2, 48_000);
+    unsafe { rv_get_mouth(0, &mut mouth) };
     let stale = rv.handle + 10_000;
+    let mut mouth_open = 0;
 
     ARMED.with(|a| a.set(true));
     let mut with_audio = 0;
@@ -71,6 +75,18 @@ fn pull_through_the_c_abi_never_allocates() {
         assert_eq!(e, RV_ERR_INVALID_HANDLE);
         let e = unsafe { rv_pull_playback(0, out.as_mut_ptr(), 256, 1, rate) };
         assert_eq!(e, RV_ERR_INVALID_HANDLE);
+        assert_eq!(unsafe { rv_get_mouth(rv.handle, &mut mouth) }, RV_OK);
+        if mouth.level > 0.1 {
+            mouth_open += 1;
+        }
+        assert_eq!(
+            unsafe { rv_get_mouth(stale, &mut mouth) },
+            RV_ERR_INVALID_HANDLE
+        );
+        assert_eq!(
+            unsafe { rv_get_mouth(rv.handle, std::ptr::null_mut()) },
+            RV_ERR_INVALID_ARGUMENT
+        );
         calls += 1;
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -80,9 +96,10 @@ fn pull_through_the_c_abi_never_allocates() {
         with_audio > 20,
         "model audio was playing during the count ({with_audio} pulls)"
     );
+    assert!(mouth_open > 10, "the mouth moved ({mouth_open} reads)");
     assert_eq!(
         allocs, 0,
-        "rv_pull_playback allocated or freed {allocs} times over {calls} calls"
+        "rv_pull_playback or rv_get_mouth allocated or freed {allocs} times over {calls} calls"
     );
 }
 

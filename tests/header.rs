@@ -50,6 +50,7 @@ fn header_has_every_design_function() {
         "rv_send_event",
         "rv_send_image",
         "rv_delete_item",
+        "rv_get_mouth",
     ] {
         let declared =
             committed.contains(&format!(" {f}(")) || committed.contains(&format!("*{f}("));

@@ -16,6 +16,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
+use super::mouth::LevelMeter;
 use super::pcm::{f32_to_i16, scrub};
 use super::resample::StreamResampler;
 use super::{check_rate, AudioError};
@@ -51,6 +52,8 @@ pub struct CapturePipeline {
     bytes: Vec<u8>,
     frames_in: u64,
     samples_out: u64,
+    /// Loudness of what goes on the wire (after any processing stage), for UI meters.
+    level: LevelMeter,
 }
 
 impl CapturePipeline {
@@ -76,6 +79,7 @@ impl CapturePipeline {
             bytes: Vec::with_capacity(chunk_samples * 2),
             frames_in: 0,
             samples_out: 0,
+            level: LevelMeter::new(wire_rate),
         })
     }
 
@@ -148,6 +152,7 @@ impl CapturePipeline {
     /// Second stage: mono f32 at the wire rate -> PCM16 chunks to `sink`. Values are
     /// scrubbed and clamped again, so a processing stage in between cannot break the wire.
     pub fn push_wire(&mut self, mono_wire: &[f32], sink: &mut dyn FnMut(CaptureChunk)) {
+        self.level.push(mono_wire);
         for &x in mono_wire {
             self.pending.push(f32_to_i16(scrub(x)));
             if self.pending.len() == self.chunk_samples {
@@ -204,6 +209,11 @@ impl CapturePipeline {
         if let Some(r) = self.resampler.as_mut() {
             r.reset();
         }
+    }
+
+    /// Loudness (0..1, smoothed per 10 ms) of the audio sent to the server.
+    pub fn level(&self) -> f32 {
+        self.level.level()
     }
 
     /// The PCM16 rate on the wire, in Hz.

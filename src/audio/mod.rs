@@ -9,6 +9,7 @@
 //!   ([`aec`], fed by [`reference`]) between capture's two stages when it is on.
 //! - [`output_mix`]: the game's final output mix, pushed from the audio thread into a
 //!   process-wide lock-free ring that every session's canceller reads as its far end.
+//! - [`mouth`]: loudness and vowel weights of the model's speech for a character's mouth.
 //! - [`resample`]: the streaming rubato wrapper both paths share (design notes there).
 //! - [`wav`]: a tiny WAV reader/writer for examples and tests.
 //!
@@ -17,6 +18,7 @@
 pub mod aec;
 pub mod capture;
 pub mod mic_path;
+pub mod mouth;
 pub mod output_mix;
 pub mod pcm;
 pub mod playback;

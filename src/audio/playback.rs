@@ -37,6 +37,12 @@
 //!   interpolator at the right speed, so the pitch is right from the first pull at the new
 //!   rate; the only cost is lower quality for that short stretch and a ~2 ms dip where the
 //!   resampler was rebuilt.
+//! - **Mouth timeline**: the worker analyses each 10 ms hop of source audio as it is fed to
+//!   the resampler ([`super::mouth`]) and queues the shape, keyed by the ring position that
+//!   carries the hop's middle, in a second SPSC ring. `pull` publishes the latest shape
+//!   whose position it has handed out ([`MouthCell`], readable from any thread), so the
+//!   mouth follows what the device plays, not what was decoded seconds ahead of it. A
+//!   flush drops the queued shapes (they carry the flush count they were made in).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -45,6 +51,7 @@ use std::sync::Arc;
 use ringbuf::traits::{Consumer, Observer, Producer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
 
+use super::mouth::{MouthAnalyzer, MouthCell, MouthShape, HOP_MS, HOP_SAMPLES};
 use super::pcm::{decode_base64_pcm16, i16_to_f32};
 use super::resample::StreamResampler;
 use super::{check_rate, AudioError, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, MODEL_AUDIO_RATE};
@@ -134,7 +141,23 @@ struct Shared {
     /// Reference frames dropped because the echo canceller's side did not drain them.
     reference_dropped: AtomicU64,
     underruns: AtomicU64,
+    /// Flushes requested; mouth frames made before the latest one are stale.
+    mouth_epoch: AtomicU32,
+    /// The mouth shape of what was handed to the device last.
+    mouth: Arc<MouthCell>,
 }
+
+/// A mouth shape queued for the ring position that carries it.
+#[derive(Debug, Clone, Copy)]
+struct MouthFrame {
+    ring_pos: u64,
+    epoch: u32,
+    shape: MouthShape,
+    played_ms: i64,
+}
+
+/// Mouth frames queued beyond the ring's own span, for the resampler's staging.
+const MOUTH_FRAME_SLACK_MS: u32 = 200;
 
 const SWITCH_POS_BITS: u32 = 40;
 const SWITCH_POS_MASK: u64 = (1 << SWITCH_POS_BITS) - 1;
@@ -169,6 +192,10 @@ pub fn playback_pipeline(
         / 1000) as usize
         + 1024;
     let (ring_prod, ring_cons) = HeapRb::<f32>::new(ring_capacity).split();
+    // One frame per 10 ms of what can be in the ring or staged ahead of it, at any rate.
+    let mouth_capacity =
+        ((cfg.prebuffer_ms + RING_HEADROOM_MS + MOUTH_FRAME_SLACK_MS) / HOP_MS) as usize;
+    let (mouth_prod, mouth_cons) = HeapRb::<MouthFrame>::new(mouth_capacity).split();
     let shared = Arc::new(Shared {
         read_pos: AtomicU64::new(0),
         frames_out: AtomicU64::new(0),
@@ -178,6 +205,8 @@ pub fn playback_pipeline(
         device_rate: AtomicU32::new(cfg.output_rate),
         reference_dropped: AtomicU64::new(0),
         underruns: AtomicU64::new(0),
+        mouth_epoch: AtomicU32::new(0),
+        mouth: Arc::new(MouthCell::default()),
     });
     let resampler = StreamResampler::new(MODEL_AUDIO_RATE, cfg.output_rate)?;
     let first_segment = Segment {
@@ -211,6 +240,8 @@ pub fn playback_pipeline(
         block: vec![0.0; PUMP_BLOCK],
         recent: VecDeque::with_capacity(RECENT_SOURCE + PUMP_BLOCK),
         discard_out: 0,
+        mouth: MouthAnalyzer::new(),
+        mouth_frames: mouth_prod,
     };
     let consumer = PlaybackConsumer {
         ring: ring_cons,
@@ -224,6 +255,9 @@ pub fn playback_pipeline(
         interp_prev: 0.0,
         interp_frac: 0.0,
         reference: None,
+        mouth_frames: mouth_cons,
+        mouth_epoch: 0,
+        mouth_played_ms: 0,
     };
     Ok((producer, consumer))
 }
@@ -281,6 +315,8 @@ pub struct PlaybackProducer {
     recent: VecDeque<f32>,
     /// Output frames of a rebuilt resampler still to discard (its pre-roll).
     discard_out: usize,
+    mouth: MouthAnalyzer,
+    mouth_frames: HeapProd<MouthFrame>,
 }
 
 impl PlaybackProducer {
@@ -377,6 +413,7 @@ impl PlaybackProducer {
                 *discard -= k;
                 pending.extend_from_slice(&b[k..]);
             });
+            self.analyze_mouth(n);
             self.src_fed += n as u64;
             self.recent.extend(self.block[..n].iter().copied());
             let excess = self.recent.len().saturating_sub(RECENT_SOURCE);
@@ -384,6 +421,40 @@ impl PlaybackProducer {
         }
         self.check_release();
         self.prune();
+    }
+
+    /// Mouth shapes of the `n` source samples in `block` being fed at `src_fed`, queued
+    /// for the ring positions that will carry them.
+    fn analyze_mouth(&mut self, n: usize) {
+        let Some(seg) = self.segments.back().copied() else {
+            return;
+        };
+        let base = self.src_fed;
+        let epoch = self.flushes as u32;
+        let items = &self.items;
+        let frames = &mut self.mouth_frames;
+        self.mouth.push(&self.block[..n], &mut |end, shape| {
+            let hop_end = base + end as u64;
+            let middle = hop_end as f64 - HOP_SAMPLES as f64 / 2.0;
+            let ring = seg.ring_start as f64 + seg.delay + (middle - seg.src_start) * seg.ratio;
+            // The item this hop belongs to: ms of it played once the hop is heard.
+            let played = items
+                .iter()
+                .rev()
+                .find(|it| it.src_start < hop_end)
+                .map_or(0, |it| {
+                    let end = it.src_end.map_or(hop_end, |e| e.min(hop_end));
+                    (end.saturating_sub(it.src_start) * 1000 / MODEL_AUDIO_RATE as u64) as i64
+                });
+            // Full only when nobody pulls (then the ring is full too): the shape is lost,
+            // the mouth keeps the last one.
+            let _ = frames.try_push(MouthFrame {
+                ring_pos: ring.max(0.0).round() as u64,
+                epoch,
+                shape,
+                played_ms: played,
+            });
+        });
     }
 
     fn pending_len(&self) -> usize {
@@ -535,6 +606,10 @@ impl PlaybackProducer {
             .playing_item()
             .map(|(item_id, played_ms)| Interrupted { item_id, played_ms });
         self.flushes += 1;
+        self.mouth.reset();
+        self.shared
+            .mouth_epoch
+            .store(self.flushes as u32, Ordering::Release);
         self.pending_out.clear();
         self.pending_off = 0;
         self.hold.clear();
@@ -654,9 +729,60 @@ pub struct PlaybackConsumer {
     interp_frac: f64,
     /// Far-end reference for an echo canceller: every frame handed to the device (mono).
     reference: Option<HeapProd<f32>>,
+    mouth_frames: HeapCons<MouthFrame>,
+    /// The flush count the queued mouth frames must carry to be current.
+    mouth_epoch: u32,
+    /// `played_ms` of the shape published last.
+    mouth_played_ms: i64,
 }
 
 impl PlaybackConsumer {
+    /// The mouth shape of what `pull` handed to the device last; the cell is read lock-free
+    /// from any thread.
+    pub fn mouth_cell(&self) -> Arc<MouthCell> {
+        Arc::clone(&self.shared.mouth)
+    }
+
+    /// After a flush: the mouth closes and the played time starts again.
+    fn start_mouth_epoch(&mut self, epoch: u32, latest: &mut Option<(MouthShape, i64)>) {
+        self.mouth_epoch = epoch;
+        self.mouth_played_ms = 0;
+        *latest = Some((MouthShape::SILENT, 0));
+    }
+
+    /// Publishes the newest mouth frame whose ring position was handed out; drops frames
+    /// of flushed audio. `produced`: model frames this pull handed out.
+    fn update_mouth(&mut self, produced: usize) {
+        let mut latest = None;
+        let epoch = self.shared.mouth_epoch.load(Ordering::Acquire);
+        if epoch > self.mouth_epoch {
+            self.start_mouth_epoch(epoch, &mut latest);
+        }
+        while let Some(f) = self.mouth_frames.try_peek().copied() {
+            if f.epoch < self.mouth_epoch {
+                self.mouth_frames.skip(1);
+                continue;
+            }
+            if f.epoch > self.mouth_epoch {
+                // A frame made after a flush whose count this pull did not load yet.
+                self.start_mouth_epoch(f.epoch, &mut latest);
+            }
+            if f.ring_pos > self.read_pos {
+                break;
+            }
+            latest = Some((f.shape, f.played_ms));
+            self.mouth_frames.skip(1);
+        }
+        if produced == 0 && latest.is_none() {
+            // Nothing playing (idle, prebuffering or run dry): a closed mouth.
+            latest = Some((MouthShape::SILENT, self.mouth_played_ms));
+        }
+        if let Some((shape, played_ms)) = latest {
+            self.mouth_played_ms = played_ms;
+            self.shared.mouth.publish(&shape, played_ms);
+        }
+    }
+
     /// Taps the far-end reference for an echo canceller: from now on every frame `pull`
     /// hands to the device (mono: the first channel, silence included) is also copied into
     /// a lock-free ring holding `capacity_ms` at the highest device rate. Call before the
@@ -758,6 +884,7 @@ impl PlaybackConsumer {
             }
         }
         self.shared.read_pos.store(self.read_pos, Ordering::Release);
+        self.update_mouth(produced);
         if produced > 0 {
             self.shared
                 .frames_out
@@ -923,6 +1050,52 @@ mod tests {
         assert_eq!(c.pull(&mut out, 1, 48_000), 0, "prebuffer holds it");
         p.end_item("a");
         assert!(c.pull(&mut out, 1, 48_000) > 0, "end of item releases it");
+    }
+
+    /// The mouth follows the pulled position, not the audio already received: 500 ms of
+    /// silence then a loud tone, all pushed before the first pull.
+    #[test]
+    fn mouth_follows_what_was_pulled_and_a_flush_closes_it() {
+        let (mut p, mut c) = playback_pipeline(PlaybackConfig::default()).unwrap();
+        let cell = c.mouth_cell();
+        let mut pcm = vec![0i16; 12_000];
+        pcm.extend(tone(12_000));
+        p.push_pcm16("a", &pcm);
+        let mut out = vec![0.0; 480];
+        let mut pulled = 0usize;
+        let mut opened_at = None;
+        // Less than all of it: without an end of item the resampler holds its last few ms.
+        for _ in 0..200 {
+            if pulled >= 46_000 {
+                break;
+            }
+            p.pump();
+            pulled += c.pull(&mut out, 1, 48_000);
+            let (shape, played_ms) = cell.read();
+            if pulled < 23_500 {
+                assert!(
+                    shape.level < 0.05,
+                    "open at {pulled} before the tone: {shape:?}"
+                );
+            }
+            if opened_at.is_none() && shape.level > 0.5 {
+                opened_at = Some(pulled);
+            }
+            assert!(
+                (played_ms - (pulled as i64 / 48)).abs() <= 15,
+                "{played_ms} at {pulled}"
+            );
+        }
+        assert!(pulled >= 46_000, "pulled {pulled}");
+        let opened_at = opened_at.expect("the tone opened the mouth");
+        // The tone reaches the device at 24000 frames (+ the filter delay): within 20 ms.
+        assert!(
+            (24_000..25_000).contains(&opened_at),
+            "opened at {opened_at}"
+        );
+        p.interrupt();
+        c.pull(&mut out, 1, 48_000);
+        assert_eq!(cell.read(), (MouthShape::SILENT, 0));
     }
 
     #[test]

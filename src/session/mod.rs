@@ -15,6 +15,7 @@ pub mod worker;
 
 use crate::audio::capture::{CaptureChunk, CapturePipeline};
 use crate::audio::mic_path::MicPath;
+use crate::audio::mouth::{MouthCell, MouthShape};
 use crate::audio::playback::{
     playback_pipeline, PlaybackConfig, PlaybackConsumer, PlaybackProducer,
 };
@@ -200,6 +201,8 @@ pub struct Stats {
     pub worker_wakeups: AtomicU64,
     /// Echo canceller: the far end in use (0 off, 1 own playback, 2 output mix).
     pub echo_reference: AtomicI32,
+    /// Level (0..1) of the mic audio the server is sent, as `f32::to_bits`.
+    pub mic_level_bits: AtomicU32,
 }
 
 /// State shared by the host-facing session and its worker.
@@ -262,6 +265,8 @@ pub struct Session {
     capture: Mutex<MicPath>,
     /// The audio thread's side; `try_lock` only (never waits).
     consumer: Mutex<PlaybackConsumer>,
+    /// The mouth shape of what the audio thread handed out last (lock-free reads).
+    mouth: Arc<MouthCell>,
     /// Moved into the worker on connect.
     producer: Mutex<Option<PlaybackProducer>>,
     cmd_tx: CommandSender,
@@ -328,6 +333,7 @@ impl Session {
             config,
             shared,
             capture: Mutex::new(capture),
+            mouth: consumer.mouth_cell(),
             consumer: Mutex::new(consumer),
             producer: Mutex::new(Some(producer)),
             cmd_tx,
@@ -459,6 +465,10 @@ impl Session {
                 }
             })
             .map_err(|e| SessionError::InvalidArgument(e.to_string()))?;
+        self.shared
+            .stats
+            .mic_level_bits
+            .store(capture.capture().level().to_bits(), Ordering::Relaxed);
         if let Some(echo) = capture.echo_stats() {
             let st = &self.shared.stats;
             st.echo_delay_ms.store(echo.delay_ms, Ordering::Relaxed);
@@ -494,6 +504,12 @@ impl Session {
                 0
             }
         }
+    }
+
+    /// The mouth shape of the model audio the device is playing, and the ms of the current
+    /// response's audio played. Lock-free; safe from any thread.
+    pub fn mouth(&self) -> (MouthShape, i64) {
+        self.mouth.read()
     }
 
     fn send(&self, cmd: Command) -> Result<(), SessionError> {

@@ -103,10 +103,19 @@ static void check_arguments(void) {
               st.last_response_latency_ms == -1,
           "stats count mic frames");
     CHECK(rv_get_stats(s, NULL) == RV_ERR_INVALID_ARGUMENT, "NULL stats rejected");
+    CHECK(sizeof(RvStats) == 144 && st.mic_level >= 0.0f && st.mic_level <= 1.0f && st.output_level == 0.0f,
+          "stats levels in range");
+    RvMouth mouth;
+    memset(&mouth, 0xff, sizeof mouth);
+    CHECK(sizeof(RvMouth) == 40 && rv_get_mouth(s, &mouth) == RV_OK && mouth.level == 0.0f &&
+              mouth.sil == 1.0f && mouth.aa == 0.0f && mouth.played_ms == 0,
+          "a silent session has a closed mouth");
+    CHECK(rv_get_mouth(s, NULL) == RV_ERR_INVALID_ARGUMENT, "NULL mouth rejected");
     CHECK(rv_session_close(s) == RV_OK && rv_session_close(s) == RV_OK, "close is idempotent");
     CHECK(rv_session_destroy(s) == RV_OK, "destroy");
     CHECK(rv_session_destroy(s) == RV_ERR_INVALID_HANDLE, "second destroy is an error");
     CHECK(rv_pull_playback(s, out, 1024, 2, 48000) == RV_ERR_INVALID_HANDLE, "pull after destroy is safe");
+    CHECK(rv_get_mouth(s, &mouth) == RV_ERR_INVALID_HANDLE, "mouth after destroy is safe");
     CHECK(rv_push_mic(s, mic, 480, 2, 48000) == RV_ERR_INVALID_HANDLE, "push after destroy is safe");
 }
 

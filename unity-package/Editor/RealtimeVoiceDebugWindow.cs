@@ -46,6 +46,11 @@ namespace RealtimeVoice.EditorTools
             rows.Add(Row("Microphone", v.MicrophoneStatus + (v.MicrophoneMuted ? " (muted)" : "")));
             rows.Add(Row("Mic level", Db(v.InputLevel)));
             rows.Add(Row("Output level", Db(v.OutputLevel)));
+            rows.Add(Row("Sent to server", Meter(stats.MicLevel)));
+            rows.Add(Row("Voice playing", Meter(stats.OutputLevel)));
+            var mouth = RealtimeMouth.Silent;
+            if (v.Session != null) v.Session.GetMouth(out mouth);
+            rows.Add(Row("Mouth", mouth.Strongest + " (" + mouth.Weight(mouth.Strongest).ToString("0.00") + "), played " + mouth.PlayedMs + " ms"));
             rows.Add(Row("Buffered", stats.PlaybackBufferedMs + " ms"));
             rows.Add(Row("Underruns", stats.PlaybackUnderruns.ToString()));
             rows.Add(Row("Last latency", stats.LastResponseLatencyMs < 0 ? "-" : stats.LastResponseLatencyMs + " ms"));
@@ -58,6 +63,13 @@ namespace RealtimeVoice.EditorTools
         private static KeyValuePair<string, string> Row(string k, string v)
         {
             return new KeyValuePair<string, string>(k, v);
+        }
+
+        /// <summary>A 0..1 level as a text bar of 20 cells and its value.</summary>
+        public static string Meter(float level)
+        {
+            int n = (int)System.Math.Round(20 * System.Math.Max(0f, System.Math.Min(1f, level)));
+            return new string('|', n) + new string('.', 20 - n) + " " + level.ToString("0.00");
         }
 
         private static string Db(float linear)

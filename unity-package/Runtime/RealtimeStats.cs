@@ -60,6 +60,11 @@ namespace RealtimeVoice
         public int EchoReference { get { return _raw.EchoReference; } }
         /// <summary>Reserved, 0.</summary>
         public int Reserved1 { get { return _raw.Reserved1; } }
+        /// <summary>Level (0..1, smoothed per 10 ms) of the mic audio the server is sent: after echo
+        /// cancellation, what the server hears. For a UI meter.</summary>
+        public float MicLevel { get { return _raw.MicLevel; } }
+        /// <summary>Level (0..1) of the model audio the device is playing now (<c>RvMouth.level</c>).</summary>
+        public float OutputLevel { get { return _raw.OutputLevel; } }
 
         /// <summary>The session state the counters were read in.</summary>
         public RealtimeState SessionState { get { return (RealtimeState)_raw.State; } }

@@ -107,6 +107,11 @@ namespace RealtimeVoice.Native
         public int EchoReference;
         /// <summary>Reserved, 0.</summary>
         public int Reserved1;
+        /// <summary>Level (0..1, smoothed per 10 ms) of the mic audio the server is sent: after echo
+        /// cancellation, what the server hears. For a UI meter.</summary>
+        public float MicLevel;
+        /// <summary>Level (0..1) of the model audio the device is playing now (<c>RvMouth.level</c>).</summary>
+        public float OutputLevel;
     }
 
     /// <summary>The C ABI, one declaration per function, signatures exactly as in the header.</summary>
@@ -211,6 +216,10 @@ namespace RealtimeVoice.Native
         /// <summary>int32_t rv_get_stats(RvSession s, RvStats* out).</summary>
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         public static extern int rv_get_stats(ulong session, out RvStats stats);
+
+        /// <summary>int32_t rv_get_mouth(RvSession s, RvMouth* out).</summary>
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        public static extern int rv_get_mouth(ulong session, out RealtimeMouth mouth);
 
         // ---- helpers ----
 

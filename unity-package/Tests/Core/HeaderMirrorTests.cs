@@ -1,5 +1,5 @@
-// The C# mirrors of the C header cannot drift: RvStats (every field's name, type, offset and
-// doc, in order), the RvState values (RealtimeState) and the status codes (RvStatus), diffed
+// The C# mirrors of the C header cannot drift: RvStats and RvMouth (every field's name, type,
+// offset and doc, in order), the RvState values (RealtimeState) and the status codes (RvStatus), diffed
 // against include/realtime_voice.h as it is now. Generic: a field appended to the header fails
 // here until the C# struct and RealtimeStats have it too, with the same doc.
 #if RV_MONO_TESTS || UNITY_INCLUDE_TESTS
@@ -108,11 +108,27 @@ namespace RealtimeVoice.Tests
         [Test]
         public static void RvStatsMatchesTheHeaderFieldForField()
         {
-            var header = HeaderStructFields(Header, "RvStats");
-            Assert.GreaterOrEqual(header.Count, 18, "fields parsed from the header");
-            var docs = CSharpDocs(RepoFile("unity-package/Runtime/Native/NativeMethods.cs"), "RvStats");
-            var fields = new List<FieldInfo>(typeof(RvStats).GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic));
-            fields.Sort((a, b) => ((long)Marshal.OffsetOf(typeof(RvStats), a.Name)).CompareTo((long)Marshal.OffsetOf(typeof(RvStats), b.Name)));
+            var problems = StructMirrorProblems("RvStats", typeof(RvStats), "unity-package/Runtime/Native/NativeMethods.cs", 18);
+            Assert.IsEmpty(problems, string.Join("\n", problems.ToArray()));
+        }
+
+        [Test]
+        public static void RealtimeMouthMatchesRvMouthFieldForField()
+        {
+            var problems = StructMirrorProblems("RvMouth", typeof(RealtimeMouth), "unity-package/Runtime/RealtimeMouth.cs", 9);
+            Assert.IsEmpty(problems, string.Join("\n", problems.ToArray()));
+            Assert.AreEqual(40, Marshal.SizeOf(typeof(RealtimeMouth)));
+        }
+
+        /// <summary>Differences between header struct <paramref name="name"/> and its C# mirror: every
+        /// field's name, type, offset and doc, in order, and the size.</summary>
+        public static List<string> StructMirrorProblems(string name, Type type, string csFile, int minFields)
+        {
+            var header = HeaderStructFields(Header, name);
+            Assert.GreaterOrEqual(header.Count, minFields, "fields parsed from the header");
+            var docs = CSharpDocs(RepoFile(csFile), type.Name);
+            var fields = new List<FieldInfo>(type.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic));
+            fields.Sort((a, b) => ((long)Marshal.OffsetOf(type, a.Name)).CompareTo((long)Marshal.OffsetOf(type, b.Name)));
             var problems = new List<string>();
             if (fields.Count != header.Count) problems.Add("C# has " + fields.Count + " fields, the header " + header.Count);
             int offset = 0, maxAlign = 1;
@@ -128,7 +144,7 @@ namespace RealtimeVoice.Tests
                 var f = fields[i];
                 if (f.Name != Pascal(h.Name)) problems.Add("field " + i + ": C# " + f.Name + ", header " + h.Name + " (" + Pascal(h.Name) + ")");
                 if (f.FieldType != ct) problems.Add(f.Name + ": C# " + f.FieldType.Name + ", header " + h.Type);
-                int csOffset = (int)Marshal.OffsetOf(typeof(RvStats), f.Name);
+                int csOffset = (int)Marshal.OffsetOf(type, f.Name);
                 if (csOffset != offset) problems.Add(f.Name + ": offset " + csOffset + " in C#, " + offset + " in C");
                 string doc;
                 if (!docs.TryGetValue(f.Name, out doc)) problems.Add(f.Name + ": no /// summary");
@@ -136,8 +152,8 @@ namespace RealtimeVoice.Tests
                 offset += size;
             }
             int total = (offset + maxAlign - 1) / maxAlign * maxAlign;
-            if (Marshal.SizeOf(typeof(RvStats)) != total) problems.Add("sizeof: C# " + Marshal.SizeOf(typeof(RvStats)) + ", C " + total);
-            Assert.IsEmpty(problems, string.Join("\n", problems.ToArray()));
+            if (Marshal.SizeOf(type) != total) problems.Add("sizeof: C# " + Marshal.SizeOf(type) + ", C " + total);
+            return problems;
         }
 
         [Test]

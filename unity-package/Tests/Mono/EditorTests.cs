@@ -182,9 +182,12 @@ namespace RealtimeVoice.Tests
             {
                 var rows = new Dictionary<string, string>();
                 foreach (var r in RealtimeVoiceDebugWindow.Rows(v)) rows[r.Key] = r.Value;
-                foreach (var key in new[] { "State", "Microphone", "Mic level", "Output level", "Buffered", "Underruns", "Last latency", "Echo delay", "Echo ERLE" })
+                foreach (var key in new[] { "State", "Microphone", "Mic level", "Output level", "Buffered", "Underruns", "Last latency", "Echo delay", "Echo ERLE", "Sent to server", "Voice playing", "Mouth" })
                     Assert.IsTrue(rows.ContainsKey(key), key);
                 Assert.AreEqual("Idle", rows["State"]);
+                Assert.AreEqual("Sil (1.00), played 0 ms", rows["Mouth"]);
+                Assert.AreEqual("...................." + " 0.00", rows["Voice playing"]);
+                Assert.AreEqual("||||||||||.......... 0.50", RealtimeVoiceDebugWindow.Meter(0.5f));
                 Assert.AreEqual("0 ms", rows["Buffered"]);
             }
             finally

@@ -106,6 +106,7 @@ namespace UnityEngine
         public Vector3 position { get; set; }
         public Vector3 localPosition { get { return position; } set { position = value; } }
         public Vector3 localScale { get; set; }
+        public Quaternion localRotation { get; set; } = Quaternion.identity;
         public void Translate(Vector3 delta) { position = position + delta; }
         public void LookAt(Vector3 target) { }
     }
@@ -204,6 +205,55 @@ namespace UnityEngine
     }
 
     public sealed class MeshRenderer : Renderer { }
+
+    /// <summary>Blendshape names only; tests add them with <see cref="AddBlendShapeForTests"/>.</summary>
+    public sealed class Mesh : Object
+    {
+        private readonly List<string> _shapes = new List<string>();
+        public int blendShapeCount { get { return _shapes.Count; } }
+        public int GetBlendShapeIndex(string blendShapeName) { return _shapes.IndexOf(blendShapeName); }
+        public string GetBlendShapeName(int shapeIndex) { return _shapes[shapeIndex]; }
+        public void AddBlendShapeForTests(string shapeName) { _shapes.Add(shapeName); }
+    }
+
+    public sealed class SkinnedMeshRenderer : Renderer
+    {
+        private readonly Dictionary<int, float> _weights = new Dictionary<int, float>();
+        public Mesh sharedMesh { get; set; }
+        public void SetBlendShapeWeight(int index, float value)
+        {
+            if (sharedMesh == null || index < 0 || index >= sharedMesh.blendShapeCount) throw new ArgumentOutOfRangeException("index");
+            _weights[index] = value;
+        }
+        public float GetBlendShapeWeight(int index) { float w; return _weights.TryGetValue(index, out w) ? w : 0f; }
+    }
+
+    public struct Quaternion
+    {
+        public float x, y, z, w;
+        public Quaternion(float x, float y, float z, float w) { this.x = x; this.y = y; this.z = z; this.w = w; }
+        public static Quaternion identity { get { return new Quaternion(0, 0, 0, 1); } }
+        public static Quaternion AngleAxis(float angle, Vector3 axis)
+        {
+            double n = Math.Sqrt(axis.x * axis.x + axis.y * axis.y + axis.z * axis.z);
+            if (n < 1e-9) return identity;
+            double h = angle * Math.PI / 360.0, s = Math.Sin(h) / n;
+            return new Quaternion((float)(axis.x * s), (float)(axis.y * s), (float)(axis.z * s), (float)Math.Cos(h));
+        }
+        public static Quaternion operator *(Quaternion a, Quaternion b)
+        {
+            return new Quaternion(
+                a.w * b.x + a.x * b.w + a.y * b.z - a.z * b.y,
+                a.w * b.y - a.x * b.z + a.y * b.w + a.z * b.x,
+                a.w * b.z + a.x * b.y - a.y * b.x + a.z * b.w,
+                a.w * b.w - a.x * b.x - a.y * b.y - a.z * b.z);
+        }
+        public static float Angle(Quaternion a, Quaternion b)
+        {
+            double dot = Math.Min(1.0, Math.Abs(a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w));
+            return (float)(2.0 * Math.Acos(dot) * 180.0 / Math.PI);
+        }
+    }
 
     public sealed class Material
     {
@@ -338,6 +388,9 @@ namespace UnityEngine
     {
         public static int Clamp(int v, int min, int max) { return v < min ? min : v > max ? max : v; }
         public static float Clamp(float v, float min, float max) { return v < min ? min : v > max ? max : v; }
+        public static float Clamp01(float v) { return v < 0f ? 0f : v > 1f ? 1f : v; }
+        public static float Max(float a, float b) { return a > b ? a : b; }
+        public static float Exp(float p) { return (float)Math.Exp(p); }
     }
 
     public static class Time
