@@ -153,6 +153,7 @@ pub struct EchoCanceller {
     explain_dy: f32,
     explain_dd: f32,
     explain_yy: f32,
+    far_silent_blocks: u32,
 }
 
 fn rms(x: &[f32]) -> f32 {
@@ -200,6 +201,7 @@ impl EchoCanceller {
             explain_dy: 0.0,
             explain_dd: 0.0,
             explain_yy: 0.0,
+            far_silent_blocks: u32::MAX,
         }
     }
 
@@ -430,6 +432,12 @@ impl EchoCanceller {
         };
         self.hints.echo_alone = echo_alone;
         self.hints.floor_visible = !far_active || e2r < FLOOR_VISIBLE_RATIO * d2;
+        self.far_silent_blocks = if far_active {
+            0
+        } else {
+            self.far_silent_blocks.saturating_add(1)
+        };
+        self.hints.far_quiet = self.far_silent_blocks as usize > self.far.partitions();
         self.hints.linear_residual = *self.linear.residual_power();
         // The state variance overstates what is left (its process noise keeps it ready to
         // track): a third of it is the residual.
