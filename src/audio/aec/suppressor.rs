@@ -267,3 +267,58 @@ impl Default for ResidualSuppressor {
         ResidualSuppressor::new()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic white noise at `rms`.
+    fn noise_block(seed: &mut u64, rms: f32) -> [f32; BLOCK] {
+        let mut b = [0f32; BLOCK];
+        for v in b.iter_mut() {
+            *seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let u = ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0;
+            *v = u * rms * 3f32.sqrt();
+        }
+        b
+    }
+
+    fn mean_floor(s: &ResidualSuppressor) -> f32 {
+        s.noise[4..BINS - 4].iter().sum::<f32>() / (BINS - 8) as f32
+    }
+
+    /// Runs `blocks` blocks of white error at `rms` with no echo estimate.
+    fn run(s: &mut ResidualSuppressor, hints: &ResidualHints, blocks: usize, rms: f32) {
+        let (mut fft, mut out, mut seed) = (Fft::new(), [0f32; BLOCK], 5u64);
+        for _ in 0..blocks {
+            let e = noise_block(&mut seed, rms);
+            s.process(&mut fft, &e, &[0.0; BLOCK], hints, &mut out);
+        }
+    }
+
+    #[test]
+    fn the_floor_rises_only_once_the_far_end_is_quiet() {
+        let mut s = ResidualSuppressor::new();
+        let mut hints = ResidualHints::new();
+        hints.unconverged = 0.0;
+        // A quiet room is learnt.
+        run(&mut s, &hints, 400, 1e-4);
+        let quiet = mean_floor(&s);
+        assert!(quiet > 0.0);
+        // While the far end plays (or its echo rings), an error 20 dB louder that the
+        // residual estimate missed is not taken for the room...
+        hints.far_quiet = false;
+        run(&mut s, &hints, 400, 1e-3);
+        let during = mean_floor(&s);
+        assert!(during < 1.5 * quiet, "{during} vs {quiet}");
+        // ... a quieter room is, at once...
+        run(&mut s, &hints, 400, 3e-5);
+        let lower = mean_floor(&s);
+        assert!(lower < 0.3 * quiet, "{lower} vs {quiet}");
+        // ... and once the far end has been quiet, a louder room is too.
+        hints.far_quiet = true;
+        run(&mut s, &hints, 400, 1e-3);
+        let louder = mean_floor(&s);
+        assert!(louder > 30.0 * quiet, "{louder} vs {quiet}");
+    }
+}
