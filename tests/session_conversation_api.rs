@@ -8,7 +8,7 @@ mod support;
 
 use realtime_voice::ffi::*;
 use rv_mock_server::{MockConfig, MockServer};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::ffi::CString;
 use std::time::Duration;
 use support::*;
@@ -35,29 +35,6 @@ fn send_image(h: RvSession, data: &[u8], mime: &str, text: Option<&str>) -> i32 
             text.as_ref().map_or(std::ptr::null(), |t| t.as_ptr()),
         )
     }
-}
-
-/// The client events the server received, checked by the official SDK's models.
-fn assert_sdk_valid(events: &[Value], name: &str) {
-    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let lines: Vec<String> = events.iter().map(Value::to_string).collect();
-    std::fs::write(&path, lines.join("\n")).unwrap();
-    let out = std::process::Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tools/validate_events.py"
-        ))
-        .args(["--kind", "client"])
-        .arg(&path)
-        .output()
-        .expect("python3 runs (pip install -r tools/requirements.txt)");
-    let report =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "SDK validation failed:\n{report}");
-    assert!(
-        report.contains(&format!("{} passed, 0 failed", lines.len())),
-        "{report}"
-    );
 }
 
 /// Asserts `rc` is an argument error whose message says `why`, and that the server
@@ -106,7 +83,11 @@ fn send_event_sends_any_typed_object_verbatim_and_rejects_the_rest() {
         before,
     );
     assert_eq!(rv.state(), RV_STATE_READY, "the session is unchanged");
-    assert_sdk_valid(&server.received(), "send_event_client_events.jsonl");
+    validate_with_sdk(
+        "client",
+        &server.received(),
+        "send_event_client_events.jsonl",
+    );
 }
 
 #[test]
@@ -155,7 +136,11 @@ fn send_image_adds_a_user_message_the_sdk_accepts_without_a_response() {
         e["type"] == "server_event" && e["event"]["type"] == "conversation.item.added"
     });
     assert!(server.sent_of_type("error").is_empty());
-    assert_sdk_valid(&server.received(), "send_image_client_events.jsonl");
+    validate_with_sdk(
+        "client",
+        &server.received(),
+        "send_image_client_events.jsonl",
+    );
 
     let before = server.received().len();
     rejected(
@@ -244,7 +229,11 @@ fn delete_item_removes_an_item_on_the_server() {
         &server,
         before,
     );
-    assert_sdk_valid(&server.received(), "delete_item_client_events.jsonl");
+    validate_with_sdk(
+        "client",
+        &server.received(),
+        "delete_item_client_events.jsonl",
+    );
     // Stale handles are errors, never crashes.
     assert_eq!(
         unsafe { rv_delete_item(0, c.as_ptr()) },

@@ -11,34 +11,10 @@ use realtime_voice::ffi::*;
 use rv_mock_server::{Fault, MockConfig, MockServer, ResponseSpec};
 use serde_json::{json, Value};
 use std::ffi::CString;
-use std::path::Path;
 use std::time::{Duration, Instant};
 use support::*;
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0";
-
-/// Runs the SDK validator on `events` (`kind`: `client` or `server`).
-fn assert_sdk_valid(events: &[Value], kind: &str, name: &str) {
-    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let lines: Vec<String> = events.iter().map(Value::to_string).collect();
-    std::fs::write(&path, lines.join("\n")).unwrap();
-    let out = std::process::Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tools/validate_events.py"
-        ))
-        .args(["--kind", kind])
-        .arg(&path)
-        .output()
-        .expect("python3 runs (pip install -r tools/requirements.txt)");
-    let report =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "SDK validation failed:\n{report}");
-    assert!(
-        report.contains(&format!("{} passed, 0 failed", lines.len())),
-        "{report}"
-    );
-}
 
 fn create_response(h: RvSession, json: &str) -> i32 {
     let c = CString::new(json).unwrap();
@@ -195,7 +171,7 @@ fn a_dropped_connection_lands_on_a_new_session_that_gets_the_conversation_first(
         .filter(|e| restored_ids.contains(&e["item"]["id"].as_str().unwrap_or("")))
         .count();
     assert_eq!(added_after, 10, "each item added on both sessions");
-    assert_sdk_valid(&received, "client", "history_restore_client_events.jsonl");
+    validate_with_sdk("client", &received, "history_restore_client_events.jsonl");
 }
 
 #[test]
@@ -242,10 +218,10 @@ fn out_of_band_responses_back_to_back_are_queued_and_each_keeps_its_metadata() {
     assert_eq!(creates[1]["response"]["metadata"]["topic"], "intent");
     // Out-of-band output never joins the conversation.
     assert!(server.sent_of_type("conversation.item.added").is_empty());
-    assert_sdk_valid(
-        &server.received(),
+    validate_with_sdk(
         "client",
+        &server.received(),
         "out_of_band_client_events.jsonl",
     );
-    assert_sdk_valid(&server.sent(), "server", "out_of_band_server_events.jsonl");
+    validate_with_sdk("server", &server.sent(), "out_of_band_server_events.jsonl");
 }

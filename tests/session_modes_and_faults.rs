@@ -11,7 +11,7 @@ use rv_mock_server::{Fault, MockConfig, MockServer, ResponseSpec};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
-use support::{ready, voice, Rv, T};
+use support::{ready, validate_with_sdk, voice, Rv, T};
 
 #[test]
 fn a_stalled_server_is_noticed_within_seconds() {
@@ -280,26 +280,7 @@ fn runtime_updates_and_push_to_talk_are_sent_and_sdk_valid() {
     );
 
     // Everything the plugin sent, checked by the official SDK's models (strict keys).
-    let path =
-        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("session_client_events.jsonl");
-    let lines: Vec<String> = server.received().iter().map(|e| e.to_string()).collect();
-    std::fs::write(&path, lines.join("\n")).unwrap();
-    let out = std::process::Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tools/validate_events.py"
-        ))
-        .args(["--kind", "client"])
-        .arg(&path)
-        .output()
-        .expect("python3 runs (pip install -r tools/requirements.txt)");
-    let report =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "SDK validation failed:\n{report}");
-    assert!(
-        report.contains(&format!("{} passed, 0 failed", lines.len())),
-        "{report}"
-    );
+    validate_with_sdk("client", &server.received(), "session_client_events.jsonl");
 }
 
 #[test]

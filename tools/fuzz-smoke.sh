@@ -3,6 +3,9 @@
 # a nightly toolchain and cargo-fuzz; otherwise says so and exits 0 (tests/fuzz_smoke.rs runs
 # the same target bodies on stable as a bounded randomized test).
 #   tools/fuzz-smoke.sh [SECONDS_PER_TARGET]
+# The fuzz crate builds the library without its default `vendored-openssl` feature: the
+# targets never dial, so they link the machine's OpenSSL (libssl-dev, from
+# tools/install-deps.sh) instead of building OpenSSL from source again under nightly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-20}"

@@ -277,6 +277,12 @@ pub enum ServerEvent {
         /// The item.
         item: ItemInfo,
     },
+    /// `conversation.item.retrieved`: the server's whole view of an item, answering a
+    /// `conversation.item.retrieve` the host sent.
+    ItemRetrieved {
+        /// The item.
+        item: ItemInfo,
+    },
     /// `conversation.item.truncated`: the server cut an assistant item's audio.
     ItemTruncated {
         /// The truncated item.
@@ -478,6 +484,7 @@ impl ServerEvent {
             Self::InputTimeoutTriggered { .. } => "input_audio_buffer.timeout_triggered",
             Self::ItemAdded { .. } => "conversation.item.added",
             Self::ItemDone { .. } => "conversation.item.done",
+            Self::ItemRetrieved { .. } => "conversation.item.retrieved",
             Self::ItemTruncated { .. } => "conversation.item.truncated",
             Self::ItemDeleted { .. } => "conversation.item.deleted",
             Self::InputTranscriptionDelta { .. } => {
@@ -586,6 +593,9 @@ fn parse_fields(event_type: &str, f: &mut Fields<'_>) -> Result<ServerEvent, Par
             }
         }
         "conversation.item.done" => ServerEvent::ItemDone {
+            item: parse_item_info(&mut f.object("item")?)?,
+        },
+        "conversation.item.retrieved" => ServerEvent::ItemRetrieved {
             item: parse_item_info(&mut f.object("item")?)?,
         },
         "conversation.item.truncated" => ServerEvent::ItemTruncated {
@@ -1245,6 +1255,21 @@ mod tests {
                 conversation_id: None
             }
         );
+    }
+
+    #[test]
+    fn a_retrieved_item_is_read_like_any_item_and_needs_one() {
+        let text = r#"{"type":"conversation.item.retrieved","event_id":"e","item":{"id":"u1","object":"realtime.item",
+            "type":"message","status":"completed","role":"user","content":[{"type":"input_audio","transcript":"hello","audio":"AAAA"}]}}"#;
+        let event = parse_ok(text);
+        assert_eq!(event.name(), "conversation.item.retrieved");
+        let ServerEvent::ItemRetrieved { item } = event else {
+            panic!("not item.retrieved")
+        };
+        assert_eq!(item.id.as_deref(), Some("u1"));
+        assert_eq!(item.text().as_deref(), Some("hello"));
+        let e = parse_err(r#"{"type":"conversation.item.retrieved","event_id":"e"}"#);
+        assert_eq!(e.kind(), ParseErrorKind::MissingField);
     }
 
     #[test]

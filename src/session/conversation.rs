@@ -445,6 +445,9 @@ impl Conversation {
                 self.history.on_item(&item);
                 self.item_event(&item, "done");
             }
+            // The host asked for it (`conversation.item.retrieve` through `rv_send_event`):
+            // the server's whole view, kept for a restore; the host reads it forwarded raw.
+            ServerEvent::ItemRetrieved { item } => self.history.on_item_retrieved(&item),
             ServerEvent::ItemTruncated { item_id, .. } => self.event(
                 events::conversation_item_event(&item_id, None, None, None, "truncated"),
             ),
@@ -1537,6 +1540,47 @@ mod tests {
     }
 
     #[test]
+    fn a_retrieved_item_completes_the_history_quietly_and_is_re_created_so() {
+        let mut rig = Rig::new();
+        rig.server(json!({"type": "session.created", "session": {"id": "sess_1"}}))
+            .unwrap();
+        rig.server(json!({"type": "conversation.item.added", "item": {"id": "u1", "type": "message", "role": "user", "content": [{"type": "input_audio", "transcript": null}]}}))
+            .unwrap();
+        rig.server(json!({"type": "conversation.item.added", "item": {"id": "a1", "type": "message", "role": "assistant", "content": []}}))
+            .unwrap();
+        rig.server(json!({"type": "response.output_audio_transcript.delta", "response_id": "r1", "item_id": "a1", "output_index": 0, "content_index": 0, "delta": "Hel"}))
+            .unwrap();
+        let before = rig.events().len();
+        rig.sent();
+        rig.server(json!({"type": "conversation.item.retrieved", "event_id": "e1", "item": {"id": "u1", "object": "realtime.item", "type": "message", "status": "completed", "role": "user", "content": [{"type": "input_audio", "transcript": "hi there"}]}}))
+            .unwrap();
+        rig.server(json!({"type": "conversation.item.retrieved", "event_id": "e2", "item": {"id": "a1", "object": "realtime.item", "type": "message", "status": "completed", "role": "assistant", "content": [{"type": "output_audio", "transcript": "Hello!"}]}}))
+            .unwrap();
+        rig.server(json!({"type": "conversation.item.retrieved", "event_id": "e3", "item": {"id": "gone", "type": "message", "role": "user", "content": [{"type": "input_text", "text": "?"}]}}))
+            .unwrap();
+        assert!(rig.sent().is_empty(), "nothing goes out");
+        assert_eq!(
+            rig.events().len(),
+            before,
+            "no host event (forwarded raw when asked)"
+        );
+        // The next server session is given the whole turns, in their order.
+        rig.server(json!({"type": "session.created", "session": {"id": "sess_2"}}))
+            .unwrap();
+        let restored: Vec<Value> = rig
+            .sent()
+            .into_iter()
+            .filter(|e| e["type"] == "conversation.item.create")
+            .map(|e| e["item"].clone())
+            .collect();
+        assert_eq!(restored.len(), 2);
+        assert_eq!(restored[0]["id"], "u1");
+        assert_eq!(restored[0]["content"][0]["text"], "hi there");
+        assert_eq!(restored[1]["id"], "a1");
+        assert_eq!(restored[1]["content"][0]["text"], "Hello!");
+    }
+
+    #[test]
     fn deleted_items_leave_the_history_and_images_stay_as_sent() {
         let mut rig = Rig::new();
         rig.host(Command::SendImage {
@@ -1715,6 +1759,7 @@ mod tests {
         "conversation.item.added",
         "conversation.item.created",
         "conversation.item.done",
+        "conversation.item.retrieved",
         "conversation.item.truncated",
         "conversation.item.deleted",
         "conversation.item.input_audio_transcription.delta",

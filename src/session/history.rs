@@ -13,7 +13,15 @@
 //!   too (the server rejects an output without its call);
 //! - at most `max_items` items and [`MAX_BYTES`] bytes of text and images, the oldest
 //!   forgotten first;
-//! - a deleted item is forgotten.
+//! - a deleted item is forgotten;
+//! - a retrieved item (`conversation.item.retrieved`, the server's answer to the host's
+//!   `conversation.item.retrieve`) is the server's whole view of it: its content replaces
+//!   what is kept under its id, in place. Only what it leaves out stays: a part sent
+//!   without its payload (an image by reference, speech without its transcript), and the
+//!   words of a turn the user interrupted. An id the history does not hold is ignored: the
+//!   item is either one the history let go (bounded away, deleted, a kind it does not keep)
+//!   or it would have to go somewhere the history cannot know, and appending it would put
+//!   an old item after newer ones.
 
 use crate::protocol::client::ProtocolFlavor;
 use crate::protocol::server::ItemInfo;
@@ -261,6 +269,24 @@ impl History {
         self.bound();
     }
 
+    /// The server's whole view of an item (`conversation.item.retrieved`): it replaces what
+    /// is kept under its id, where it stands (see the module docs for what stays). An id not
+    /// kept is ignored.
+    pub fn on_item_retrieved(&mut self, item: &ItemInfo) {
+        let Some(id) = item.id.as_deref() else {
+            return;
+        };
+        let (Some(i), Some(turn)) = (self.position(id), Turn::from_item(item)) else {
+            return;
+        };
+        let entry = &mut self.entries[i];
+        let before = entry.turn.bytes();
+        replace(entry, turn, item);
+        let after = entry.turn.bytes();
+        self.bytes = self.bytes + after - before;
+        self.bound();
+    }
+
     /// The plugin sent a user message with an image under `id`: kept as sent (the server
     /// may echo the image by reference only).
     pub fn on_image_sent(&mut self, id: &str, text: Option<&str>, url: &str) {
@@ -445,6 +471,79 @@ fn merge(entry: &mut Entry, new: Turn) {
             },
         ) if !new_arguments.is_empty() => *arguments = new_arguments,
         _ => {}
+    }
+}
+
+/// The server's whole view of an item replaces what is kept, except what that view leaves
+/// out: the payload of a part it names without one (an image by reference, speech not yet
+/// transcribed) is taken from the kept part of the same kind in the same place, and an
+/// interrupted turn keeps its words.
+fn replace(entry: &mut Entry, new: Turn, item: &ItemInfo) {
+    match (&mut entry.turn, new) {
+        (Turn::User(old), Turn::User(_)) => {
+            let mut old_images = old.iter().filter_map(|p| match p {
+                Part::Image { url, detail } => Some((url.clone(), detail.clone())),
+                _ => None,
+            });
+            let mut old_speech = old.iter().filter_map(|p| match p {
+                Part::Speech(t) => Some(t.clone()),
+                _ => None,
+            });
+            // Walked over the item's own parts (not the turn, which drops an image without
+            // its bytes) so that each part meets the kept one in its place.
+            let parts: Vec<Part> = item
+                .content
+                .iter()
+                .filter_map(|p| match p.part_type.as_deref() {
+                    Some("input_text" | "text") => Some(Part::Text(p.text.clone()?)),
+                    Some("input_audio" | "audio") => {
+                        let kept = old_speech.next().flatten();
+                        Some(Part::Speech(p.text.clone().or(kept)))
+                    }
+                    Some("input_image") => {
+                        let kept = old_images.next();
+                        match (&p.image_url, kept) {
+                            (Some(url), _) => Some(Part::Image {
+                                url: url.clone(),
+                                detail: p.detail.clone(),
+                            }),
+                            (None, Some((url, detail))) => Some(Part::Image {
+                                url,
+                                detail: p.detail.clone().or(detail),
+                            }),
+                            (None, None) => None,
+                        }
+                    }
+                    _ => None,
+                })
+                .collect();
+            *old = parts;
+        }
+        (Turn::Assistant(_), Turn::Assistant(_)) if entry.cut => {}
+        (Turn::Assistant(old), Turn::Assistant(new)) if !new.is_empty() => *old = new,
+        (Turn::Assistant(_), Turn::Assistant(_)) => {}
+        (Turn::System(old), Turn::System(new)) if !new.is_empty() => *old = new,
+        (Turn::System(_), Turn::System(_)) => {}
+        (
+            Turn::FunctionCall { arguments, .. },
+            Turn::FunctionCall {
+                call_id,
+                name,
+                arguments: new_arguments,
+            },
+        ) => {
+            let arguments = if new_arguments.is_empty() {
+                std::mem::take(arguments)
+            } else {
+                new_arguments
+            };
+            entry.turn = Turn::FunctionCall {
+                call_id,
+                name,
+                arguments,
+            };
+        }
+        (old, new) => *old = new,
     }
 }
 
@@ -692,6 +791,119 @@ mod tests {
             ..user_text("x", "no id")
         });
         assert_eq!(ids(&h), ["i2"]);
+    }
+
+    fn text_of(h: &History, index: usize) -> Value {
+        h.restore_items(ProtocolFlavor::Ga)[index]["content"][0]["text"].clone()
+    }
+
+    #[test]
+    fn a_retrieved_item_replaces_the_kept_one_in_place() {
+        let mut h = History::new(10);
+        h.on_item(&item("a1", "message", Some("assistant")));
+        h.on_assistant_delta("a1", "The cube");
+        h.on_item(&user_text("u1", "next"));
+        let whole = "The cube is red.";
+        h.on_item_retrieved(&ItemInfo {
+            content: vec![part("output_audio", Some(whole))],
+            ..item("a1", "message", Some("assistant"))
+        });
+        assert_eq!(ids(&h), ["a1", "u1"], "not reordered");
+        assert_eq!(text_of(&h, 0), whole);
+        assert_eq!(h.bytes(), whole.len() + "next".len());
+        // Replaced, not merged: a user turn becomes what the server holds, even shorter.
+        h.on_item_retrieved(&user_text("u1", "no"));
+        assert_eq!(text_of(&h, 1), "no");
+        assert_eq!(h.bytes(), whole.len() + 2);
+        // A tool call's arguments and an output too.
+        let call = |args: &str| ItemInfo {
+            call_id: Some("c1".into()),
+            name: Some("move".into()),
+            arguments: Some(args.into()),
+            ..item("fc1", "function_call", None)
+        };
+        h.on_item(&call(r#"{"dx""#));
+        h.on_item_retrieved(&call(r#"{"dx":1}"#));
+        assert_eq!(
+            h.restore_items(ProtocolFlavor::Ga)[2]["arguments"],
+            r#"{"dx":1}"#
+        );
+    }
+
+    #[test]
+    fn a_retrieved_item_keeps_what_its_view_leaves_out() {
+        let mut h = History::new(10);
+        h.on_image_sent("rv_item_1", Some("look"), "data:image/png;base64,AAAA");
+        // The server names the image without its bytes and the text anew.
+        h.on_item_retrieved(&ItemInfo {
+            content: vec![
+                part("input_text", Some("look here")),
+                part("input_image", None),
+            ],
+            ..item("rv_item_1", "message", Some("user"))
+        });
+        let items = h.restore_items(ProtocolFlavor::Ga);
+        assert_eq!(items[0]["content"][0]["text"], "look here");
+        assert_eq!(
+            items[0]["content"][1]["image_url"],
+            "data:image/png;base64,AAAA"
+        );
+        assert_eq!(
+            h.bytes(),
+            "look here".len() + "data:image/png;base64,AAAA".len()
+        );
+        // Speech transcribed before: a view without its transcript keeps it.
+        h.on_item(&ItemInfo {
+            content: vec![part("input_audio", Some("hello"))],
+            ..item("u1", "message", Some("user"))
+        });
+        h.on_item_retrieved(&ItemInfo {
+            content: vec![part("input_audio", None)],
+            ..item("u1", "message", Some("user"))
+        });
+        assert_eq!(text_of(&h, 1), "hello");
+        // An assistant view without words keeps them; an interrupted turn keeps its cut.
+        h.on_item(&item("a1", "message", Some("assistant")));
+        h.on_assistant_delta("a1", "one two three four");
+        h.on_item_retrieved(&item("a1", "message", Some("assistant")));
+        assert_eq!(text_of(&h, 2), "one two three four");
+        h.on_cut("a1", 1, 2);
+        h.on_item_retrieved(&ItemInfo {
+            content: vec![part("output_audio", Some("one two three four five"))],
+            ..item("a1", "message", Some("assistant"))
+        });
+        assert_eq!(text_of(&h, 2), "one two");
+    }
+
+    #[test]
+    fn a_retrieved_item_the_history_does_not_hold_is_ignored() {
+        let mut h = History::new(1);
+        h.on_item(&user_text("u1", "old"));
+        h.on_item(&user_text("u2", "new"));
+        assert_eq!(ids(&h), ["u2"]);
+        // u1 was bounded away: it does not come back, and certainly not after u2.
+        h.on_item_retrieved(&user_text("u1", "old"));
+        h.on_item_retrieved(&user_text("u9", "never seen"));
+        h.on_item_retrieved(&ItemInfo {
+            id: None,
+            ..user_text("x", "no id")
+        });
+        assert_eq!(ids(&h), ["u2"]);
+        assert_eq!(h.bytes(), 3);
+        // A kind the history does not keep changes nothing either.
+        h.on_item_retrieved(&item("u2", "mcp_call", None));
+        assert_eq!(text_of(&h, 0), "new");
+    }
+
+    #[test]
+    fn a_retrieved_item_that_grows_past_the_byte_bound_is_let_go() {
+        let mut h = History::new(10);
+        h.on_item(&user_text("u1", "a"));
+        h.on_item(&user_text("u2", "b"));
+        let big = "x".repeat(MAX_BYTES);
+        h.on_item_retrieved(&user_text("u2", &big));
+        assert_eq!(ids(&h), ["u2"], "the oldest went to make room");
+        assert_eq!(h.bytes(), MAX_BYTES);
     }
 
     #[test]

@@ -213,6 +213,31 @@ pub fn voice(rate: u32, seconds: f64, amp: f32) -> Vec<f32> {
         .collect()
 }
 
+/// Checks `events` with the official SDK's models (`tools/validate_events.py`, strict keys):
+/// `kind` is `client` (what the plugin sent) or `server` (what the local server sent). The
+/// lines are kept as `name` in the test target's temporary directory for a failure's reader.
+pub fn validate_with_sdk(kind: &str, events: &[Value], name: &str) {
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let lines: Vec<String> = events.iter().map(Value::to_string).collect();
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    let out = std::process::Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tools/validate_events.py"
+        ))
+        .args(["--kind", kind])
+        .arg(&path)
+        .output()
+        .expect("python3 runs (pip install -r tools/requirements.txt)");
+    let report =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "SDK validation failed:\n{report}");
+    assert!(
+        report.contains(&format!("{} passed, 0 failed", lines.len())),
+        "{report}"
+    );
+}
+
 /// Stereo-interleaves a mono signal.
 pub fn stereo(mono: &[f32]) -> Vec<f32> {
     mono.iter().flat_map(|&s| [s, s]).collect()

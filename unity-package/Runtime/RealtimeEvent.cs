@@ -20,9 +20,9 @@ namespace RealtimeVoice
         UserTranscript,
         /// <summary>assistant_transcript {response_id, item_id, delta | text, final}</summary>
         AssistantTranscript,
-        /// <summary>response_started {response_id}</summary>
+        /// <summary>response_started {response_id, metadata?}</summary>
         ResponseStarted,
-        /// <summary>response_done {response_id, status, usage?}</summary>
+        /// <summary>response_done {response_id, status, usage?, metadata?}</summary>
         ResponseDone,
         /// <summary>audio_interrupted {item_id, played_ms}</summary>
         AudioInterrupted,
@@ -38,6 +38,8 @@ namespace RealtimeVoice
         InputTimeout,
         /// <summary>rate_limits {limits}</summary>
         RateLimits,
+        /// <summary>history_restored {items}</summary>
+        HistoryRestored,
     }
 
     /// <summary>A parsed event. <see cref="Data"/> holds every field; the properties read the common ones.</summary>
@@ -95,6 +97,8 @@ namespace RealtimeVoice
         public int AudioStartMs { get { return (int)global::RealtimeVoice.Json.GetNumber(Data, "audio_start_ms"); } }
         /// <summary>audio_end_ms (speech_stopped).</summary>
         public int AudioEndMs { get { return (int)global::RealtimeVoice.Json.GetNumber(Data, "audio_end_ms"); } }
+        /// <summary>items (history_restored): how many items were re-created on the new server session, 0 when absent.</summary>
+        public int ItemCount { get { return (int)global::RealtimeVoice.Json.GetNumber(Data, "items"); } }
 
         /// <summary>The state of a "state" event (a name or the RvState integer), or null.</summary>
         public RealtimeState? State
@@ -155,6 +159,7 @@ namespace RealtimeVoice
                 case "conversation_item": return RealtimeEventKind.ConversationItem;
                 case "input_timeout": return RealtimeEventKind.InputTimeout;
                 case "rate_limits": return RealtimeEventKind.RateLimits;
+                case "history_restored": return RealtimeEventKind.HistoryRestored;
                 default: return RealtimeEventKind.Unknown;
             }
         }

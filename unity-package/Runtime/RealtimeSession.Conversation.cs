@@ -1,6 +1,6 @@
 // The conversation beyond text and audio: images, any client event, item deletion, and the
-// events about the conversation's items, the server VAD's idle timeout and the rate limits
-// (docs/c-abi.md, docs/events.md).
+// events about the conversation's items, the server VAD's idle timeout, the rate limits, the
+// history restored after a reconnect and the responses' metadata (docs/c-abi.md, docs/events.md).
 using System;
 using System.Collections.Generic;
 using RealtimeVoice.Native;
@@ -20,6 +20,63 @@ namespace RealtimeVoice
         public double ResetSeconds { get; internal set; }
     }
 
+    /// <summary>
+    /// A response that started (response_started) or finished (response_done), with the metadata the
+    /// request gave it: what tells an out-of-band response (CreateResponse with
+    /// {"conversation":"none","metadata":{...}}) from the conversation's own.
+    /// </summary>
+    public sealed class RealtimeResponse
+    {
+        private static readonly IDictionary<string, string> NoMetadata =
+            new System.Collections.ObjectModel.ReadOnlyDictionary<string, string>(new Dictionary<string, string>());
+
+        /// <summary>The response id.</summary>
+        public string ResponseId { get; internal set; }
+        /// <summary>False when it started, true when it finished.</summary>
+        public bool Done { get; internal set; }
+        /// <summary>How it finished (completed, cancelled, incomplete, failed); null when it started.</summary>
+        public string Status { get; internal set; }
+        /// <summary>
+        /// The response's metadata, key to value (read-only; empty when it had none). The API's metadata
+        /// values are strings; any other value is given as its JSON.
+        /// </summary>
+        public IDictionary<string, string> Metadata { get; internal set; }
+        /// <summary>The metadata object as JSON, or null when the response had none.</summary>
+        public string MetadataJson { get; internal set; }
+        /// <summary>The event's JSON as polled.</summary>
+        public string Json { get; internal set; }
+
+        /// <summary>Reads a response_started or response_done event (null for any other kind).</summary>
+        public static RealtimeResponse From(RealtimeEvent ev)
+        {
+            if (ev == null) throw new ArgumentNullException("ev");
+            bool done = ev.Kind == RealtimeEventKind.ResponseDone;
+            if (!done && ev.Kind != RealtimeEventKind.ResponseStarted) return null;
+            var response = new RealtimeResponse
+            {
+                ResponseId = ev.ResponseId,
+                Done = done,
+                Status = done ? ev.Status : null,
+                Metadata = NoMetadata,
+                Json = ev.Json,
+            };
+            object raw;
+            var metadata = ev.Data.TryGetValue("metadata", out raw) ? raw as Dictionary<string, object> : null;
+            if (metadata != null)
+            {
+                var entries = new Dictionary<string, string>(metadata.Count);
+                foreach (var kv in metadata)
+                {
+                    var text = kv.Value as string;
+                    entries[kv.Key] = text ?? global::RealtimeVoice.Json.Serialize(kv.Value);
+                }
+                response.Metadata = new System.Collections.ObjectModel.ReadOnlyDictionary<string, string>(entries);
+                response.MetadataJson = global::RealtimeVoice.Json.Serialize(metadata);
+            }
+            return response;
+        }
+    }
+
     public sealed partial class RealtimeSession
     {
         /// <summary>The largest image <see cref="SendImage"/> takes (4 MiB, the native limit).</summary>
@@ -34,6 +91,16 @@ namespace RealtimeVoice
         public event Action<string> InputTimeout;
         /// <summary>The server's rate limits changed (rate_limits event).</summary>
         public event Action<IList<RealtimeRateLimit>> RateLimitsUpdated;
+        /// <summary>
+        /// After a reconnect that landed on a new server session, this many items of the conversation
+        /// were re-created on it (history_restored), before any audio or command sent since.
+        /// </summary>
+        public event Action<int> HistoryRestored;
+        /// <summary>
+        /// A response started or finished, with its metadata (raised after <see cref="ResponseStarted"/>
+        /// or <see cref="ResponseDone"/>, even when their subscriber threw).
+        /// </summary>
+        public event Action<RealtimeResponse> ResponseChanged;
 
         /// <summary>
         /// Adds a user message with an image (and, when <paramref name="text"/> is not null, a text part
@@ -84,7 +151,18 @@ namespace RealtimeVoice
                 case RealtimeEventKind.RateLimits:
                     if (RateLimitsUpdated != null) RateLimitsUpdated(RateLimitsOf(ev));
                     break;
+                case RealtimeEventKind.HistoryRestored:
+                    if (HistoryRestored != null) HistoryRestored(ev.ItemCount);
+                    break;
             }
+        }
+
+        /// <summary>Raises ResponseChanged for a response event (called from DispatchEvent); never throws.</summary>
+        private void RaiseResponseChanged(RealtimeEvent ev)
+        {
+            var handler = ResponseChanged;
+            if (handler == null) return;
+            try { handler(RealtimeResponse.From(ev)); } catch (Exception e) { RaiseListenerException(e); }
         }
 
         private static IList<RealtimeRateLimit> RateLimitsOf(RealtimeEvent ev)

@@ -422,10 +422,12 @@ namespace RealtimeVoice
                         if (AssistantTranscript != null) AssistantTranscript(ev.Text ?? "", ev.Final);
                         break;
                     case RealtimeEventKind.ResponseStarted:
-                        if (ResponseStarted != null) ResponseStarted(ev.ResponseId);
+                        try { if (ResponseStarted != null) ResponseStarted(ev.ResponseId); }
+                        finally { RaiseResponseChanged(ev); } // RealtimeSession.Conversation.cs
                         break;
                     case RealtimeEventKind.ResponseDone:
-                        if (ResponseDone != null) ResponseDone(ev.ResponseId, ev.Status);
+                        try { if (ResponseDone != null) ResponseDone(ev.ResponseId, ev.Status); }
+                        finally { RaiseResponseChanged(ev); }
                         break;
                     case RealtimeEventKind.AudioInterrupted:
                         if (AudioInterrupted != null) AudioInterrupted(ev.ItemId, ev.PlayedMs);

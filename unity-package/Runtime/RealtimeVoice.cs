@@ -22,7 +22,7 @@ namespace RealtimeVoice
     /// <summary>A tool call was answered: tool name, output sent to the model.</summary>
     [Serializable] public class RealtimeToolEvent : UnityEvent<string, string> { }
 
-    /// <summary>An id: the session id (ready) or the response id (response started).</summary>
+    /// <summary>An id: the session id (ready), the response id (response started) or the item id (input timeout; null when the server gave none).</summary>
     [Serializable] public class RealtimeIdEvent : UnityEvent<string> { }
 
     /// <summary>A response finished: response id, status (completed, cancelled, ...).</summary>
@@ -33,6 +33,18 @@ namespace RealtimeVoice
 
     /// <summary>The microphone's status changed.</summary>
     [Serializable] public class RealtimeMicrophoneEvent : UnityEvent<MicrophoneStatus> { }
+
+    /// <summary>An item the conversation gained or lost: the conversation_item event's JSON.</summary>
+    [Serializable] public class RealtimeItemChangedEvent : UnityEvent<string> { }
+
+    /// <summary>The server's rate limits changed.</summary>
+    [Serializable] public class RealtimeRateLimitsEvent : UnityEvent<IList<RealtimeRateLimit>> { }
+
+    /// <summary>The conversation was re-created on a new server session: how many items.</summary>
+    [Serializable] public class RealtimeHistoryRestoredEvent : UnityEvent<int> { }
+
+    /// <summary>A response started or finished, with its metadata.</summary>
+    [Serializable] public class RealtimeResponseEvent : UnityEvent<RealtimeResponse> { }
 
     /// <summary>
     /// Talks to a Realtime model: add it to a GameObject, register tools, press Play. The model's
@@ -143,6 +155,16 @@ namespace RealtimeVoice
         public RealtimeInterruptedEvent onInterrupted = new RealtimeInterruptedEvent();
         /// <summary>The microphone's status changed (stalled, recovered, permission denied, ...).</summary>
         public RealtimeMicrophoneEvent onMicrophoneStatusChanged = new RealtimeMicrophoneEvent();
+        /// <summary>An item the conversation gained or lost (the conversation_item event's JSON).</summary>
+        public RealtimeItemChangedEvent onItemChanged = new RealtimeItemChangedEvent();
+        /// <summary>Server VAD's idle timeout fired (item id, or null when the server gave none).</summary>
+        public RealtimeIdEvent onInputTimeout = new RealtimeIdEvent();
+        /// <summary>The server's rate limits changed.</summary>
+        public RealtimeRateLimitsEvent onRateLimitsUpdated = new RealtimeRateLimitsEvent();
+        /// <summary>After a reconnect, the conversation so far was re-created on the new server session (items).</summary>
+        public RealtimeHistoryRestoredEvent onHistoryRestored = new RealtimeHistoryRestoredEvent();
+        /// <summary>A response started or finished, with its metadata (tells out-of-band responses apart).</summary>
+        public RealtimeResponseEvent onResponseChanged = new RealtimeResponseEvent();
 
         /// <summary>EditorPrefs key of the editor-only API key (Window > Realtime Voice > API Key).</summary>
         public const string EditorApiKeyPref = "RealtimeVoice.ApiKey";
@@ -579,6 +601,11 @@ namespace RealtimeVoice
             s.AudioInterrupted += (item, playedMs) => onInterrupted.Invoke(item, playedMs);
             s.AssistantTranscript += (text, final) => onAssistantTranscript.Invoke(text, final);
             s.UserTranscript += (text, final) => onUserTranscript.Invoke(text, final);
+            s.ItemChanged += json => onItemChanged.Invoke(json);
+            s.InputTimeout += item => onInputTimeout.Invoke(item);
+            s.RateLimitsUpdated += limits => onRateLimitsUpdated.Invoke(limits);
+            s.HistoryRestored += items => onHistoryRestored.Invoke(items);
+            s.ResponseChanged += response => onResponseChanged.Invoke(response);
             s.Error += (code, message, fatal) => ReportError(code, message, fatal);
             s.ToolCalled += call =>
             {

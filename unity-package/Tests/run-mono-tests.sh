@@ -123,7 +123,7 @@ start_server() {
 }
 
 export RV_REPO_ROOT="$ROOT" RV_TEST_SERVER_URL="" RV_TEST_TOOL_SERVER_URL="" RV_TEST_TLS_URL="" RV_TEST_CA_PEM="" RV_TEST_KEYED_URL="" RV_TEST_SCRIPTED_TOOL=0 \
-  RV_TEST_ASYNC_TOOL_SERVER_URL=""
+  RV_TEST_ASYNC_TOOL_SERVER_URL="" RV_TEST_EXPIRING_SERVER_URL=""
 if [[ "${RV_NO_SERVER:-0}" != "1" ]]; then
   SERVER_BIN="$ROOT/target/$PROFILE/rv-mock-server"
   [[ -x "$SERVER_BIN" ]] || { echo "run-mono-tests: $SERVER_BIN missing" >&2; exit 2; }
@@ -145,6 +145,10 @@ if [[ "${RV_NO_SERVER:-0}" != "1" ]]; then
   start_server tls-server "$SERVER_BIN" --port 0 --no-stdin --tls
   RV_TEST_TLS_URL="$SERVER_URL"
   RV_TEST_CA_PEM="$ROOT/crates/mock-server/certs/ca.pem"
+  # Every session expires 3 s after it began (session_expired): the plugin reconnects to a new
+  # server session (ids as the real API gives them) and re-creates the conversation on it.
+  start_server expiring-server "$SERVER_BIN" --port 0 --no-stdin --max-session-secs 3 --identity-fields
+  RV_TEST_EXPIRING_SERVER_URL="$SERVER_URL"
   # A server that accepts one credential only: the ephemeral-token flow end to end.
   start_server keyed-server "$SERVER_BIN" --port 0 --no-stdin --key ek_mono_test_token
   RV_TEST_KEYED_URL="$SERVER_URL"

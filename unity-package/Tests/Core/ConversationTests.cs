@@ -1,6 +1,7 @@
 // SendImage, SendEvent and DeleteItem through the real library (refusals offline; what the
 // local server receives when connected), and the typed events of conversation items, the
-// server VAD's idle timeout and the rate limits.
+// server VAD's idle timeout, the rate limits, the history restored after a reconnect (live: a
+// server whose sessions expire) and the responses' metadata (live: an out-of-band response).
 #if RV_MONO_TESTS || UNITY_INCLUDE_TESTS
 using System;
 using System.Collections.Generic;
@@ -87,6 +88,132 @@ namespace RealtimeVoice.Tests
                 Assert.AreEqual(999.0, limits[0].Remaining);
                 Assert.AreEqual(50000.0, limits[1].Limit);
                 Assert.AreEqual(1.2, limits[1].ResetSeconds, 1e-9);
+            }
+        }
+
+        [Test]
+        public static void HistoryRestoredAndResponseMetadataAreTyped()
+        {
+            using (var s = new RealtimeSession(NativeSessionTests.OfflineConfig))
+            {
+                var restored = new List<int>();
+                var kinds = new List<RealtimeEventKind>();
+                var responses = new List<RealtimeResponse>();
+                var listenerErrors = new List<Exception>();
+                s.HistoryRestored += n => restored.Add(n);
+                s.Event += ev => kinds.Add(ev.Kind);
+                s.ResponseChanged += r => responses.Add(r);
+                s.ListenerException += e => listenerErrors.Add(e);
+                s.DispatchEvent("{\"type\":\"history_restored\",\"items\":3}");
+                Assert.AreEqual(new[] { 3 }, restored.ToArray());
+                Assert.AreEqual(RealtimeEventKind.HistoryRestored, kinds[0]);
+                Assert.AreEqual(3, new RealtimeEvent("{\"type\":\"history_restored\",\"items\":3}").ItemCount);
+
+                // The one that throws does not keep ResponseChanged from its subscribers.
+                s.ResponseStarted += id => { throw new InvalidOperationException("subscriber bug"); };
+                const string started = "{\"type\":\"response_started\",\"response_id\":\"r_a\",\"metadata\":{\"topic\":\"mood\",\"n\":2}}";
+                s.DispatchEvent(started);
+                s.DispatchEvent("{\"type\":\"response_done\",\"response_id\":\"r_a\",\"status\":\"completed\",\"usage\":{},\"metadata\":{\"topic\":\"mood\",\"n\":2}}");
+                s.DispatchEvent("{\"type\":\"response_done\",\"response_id\":\"r_2\",\"status\":\"cancelled\"}");
+                Assert.AreEqual(1, listenerErrors.Count, "the throwing subscriber is reported");
+                Assert.AreEqual(3, responses.Count);
+                var a = responses[0];
+                Assert.AreEqual("r_a", a.ResponseId);
+                Assert.IsFalse(a.Done);
+                Assert.IsNull(a.Status, "no status while it runs");
+                Assert.AreEqual("mood", a.Metadata["topic"]);
+                Assert.AreEqual("2", a.Metadata["n"], "a value that is no string is given as its JSON");
+                Assert.AreEqual(2, a.Metadata.Count);
+                Assert.AreEqual("mood", Json.GetString(Json.ParseObject(a.MetadataJson), "topic"));
+                Assert.AreEqual(started, a.Json);
+                Assert.Throws<NotSupportedException>(() => a.Metadata["x"] = "y", "read-only");
+                Assert.IsTrue(responses[1].Done);
+                Assert.AreEqual("completed", responses[1].Status);
+                Assert.AreEqual("mood", responses[1].Metadata["topic"]);
+                var plain = responses[2];
+                Assert.AreEqual("cancelled", plain.Status);
+                Assert.AreEqual(0, plain.Metadata.Count, "no metadata: empty, not null");
+                Assert.IsNull(plain.MetadataJson);
+                Assert.IsNull(RealtimeResponse.From(new RealtimeEvent("{\"type\":\"history_restored\",\"items\":1}")));
+            }
+        }
+
+        [Test, Category("Live")]
+        public static void AReconnectToANewServerSessionRaisesHistoryRestoredWithTheItemsKept()
+        {
+            TestSupport.RequireExpiringServer();
+            var states = new List<RealtimeState>();
+            var errors = new List<string>();
+            var added = new List<string>();       // our items, as the server added them
+            var restored = new List<int>();
+            var readyAfterRestore = new List<string>();
+            int addedWhenRestored = -1;
+            string firstSession = null;
+            var config = new RealtimeConfig
+            {
+                Url = TestSupport.ExpiringServerUrl,
+                ReconnectMaxAttempts = 5,
+            }.ToJson();
+            using (var s = new RealtimeSession(config))
+            {
+                s.StateChanged += st => states.Add(st);
+                s.Error += (c, m, f) => { if (c != "session_expired") errors.Add(c + ": " + m); };
+                s.SessionReady += id =>
+                {
+                    if (firstSession == null) firstSession = id;
+                    else if (restored.Count > 0) readyAfterRestore.Add(id);
+                };
+                s.ItemChanged += json =>
+                {
+                    var ev = new RealtimeEvent(json);
+                    if (ev.Status == "added" && ev.ItemId.StartsWith("mine_") && !added.Contains(ev.ItemId)) added.Add(ev.ItemId);
+                };
+                s.HistoryRestored += n =>
+                {
+                    if (restored.Count == 0) addedWhenRestored = added.Count;
+                    restored.Add(n);
+                };
+                s.Connect();
+                Wait.Until(() => states.Contains(RealtimeState.Ready), () => s.Poll(), 20000, () => LiveSessionTests.Seen("Ready", states, errors));
+                for (int i = 1; i <= 3; i++)
+                    s.SendEvent("{\"type\":\"conversation.item.create\",\"item\":{\"id\":\"mine_" + i + "\",\"type\":\"message\",\"role\":\"user\"," +
+                                "\"content\":[{\"type\":\"input_text\",\"text\":\"note " + i + "\"}]}}");
+                Wait.Until(() => added.Count == 3, () => s.Poll(), 10000, "the three items on the server");
+                // The session expires; the next one is given the three items, then is ready.
+                Wait.Until(() => restored.Count >= 1 && readyAfterRestore.Count >= 1, () => s.Poll(), 20000,
+                           () => LiveSessionTests.Seen("history restored on a new session", states, errors) + " restored " + restored.Count);
+                Assert.AreEqual(3, addedWhenRestored, "restored after the three were kept");
+                Assert.AreEqual(3, restored[0], "the items the history kept");
+                Assert.AreNotEqual(firstSession, readyAfterRestore[0], "a new server session");
+                Assert.IsTrue(states.Contains(RealtimeState.Reconnecting), "it went through a reconnect");
+                Assert.IsTrue(errors.Count == 0, "no other errors: " + string.Join("; ", errors.ToArray()));
+            }
+        }
+
+        [Test, Category("Live")]
+        public static void AnOutOfBandResponsesMetadataReachesTheTypedEvent()
+        {
+            TestSupport.RequireServer();
+            var states = new List<RealtimeState>();
+            var errors = new List<string>();
+            var responses = new List<RealtimeResponse>();
+            using (var s = new RealtimeSession(new RealtimeConfig { Url = TestSupport.ServerUrl }.ToJson()))
+            {
+                s.StateChanged += st => states.Add(st);
+                s.Error += (c, m, f) => errors.Add(c + ": " + m);
+                s.ResponseChanged += r => responses.Add(r);
+                s.Connect();
+                Wait.Until(() => states.Contains(RealtimeState.Ready), () => s.Poll(), 20000, () => LiveSessionTests.Seen("Ready", states, errors));
+                s.CreateResponse("{\"conversation\":\"none\",\"metadata\":{\"topic\":\"mood\"},\"output_modalities\":[\"text\"],\"instructions\":\"Classify the mood.\"}");
+                Wait.Until(() => responses.Exists(r => r.Done), () => s.Poll(), 15000, () => LiveSessionTests.Seen("the out-of-band response done", states, errors));
+                var start = responses.Find(r => !r.Done);
+                var done = responses.Find(r => r.Done);
+                Assert.IsNotNull(start, "started before done");
+                Assert.AreEqual(start.ResponseId, done.ResponseId);
+                Assert.AreEqual("mood", start.Metadata["topic"]);
+                Assert.AreEqual("mood", done.Metadata["topic"]);
+                Assert.AreEqual("completed", done.Status);
+                Assert.IsTrue(errors.Count == 0, "no errors: " + string.Join("; ", errors.ToArray()));
             }
         }
 

@@ -24,6 +24,29 @@ namespace RealtimeVoice.Tests
         }
 
         /// <summary>
+        /// A server whose every session expires a few seconds after it began (RV_TEST_EXPIRING_SERVER_URL,
+        /// `--max-session-secs`): the plugin reconnects to a new server session. Null without one.
+        /// </summary>
+        public static string ExpiringServerUrl
+        {
+            get
+            {
+                var url = Environment.GetEnvironmentVariable("RV_TEST_EXPIRING_SERVER_URL");
+                return string.IsNullOrEmpty(url) ? null : url;
+            }
+        }
+
+        /// <summary>As <see cref="RequireServer"/>, for <see cref="ExpiringServerUrl"/>.</summary>
+        public static void RequireExpiringServer()
+        {
+            RequireServer();
+            if (ExpiringServerUrl != null) return;
+            if (Environment.GetEnvironmentVariable("RV_REQUIRE_SERVER") == "1")
+                Assert.Fail("RV_TEST_EXPIRING_SERVER_URL not set but RV_REQUIRE_SERVER=1");
+            Assert.Ignore("RV_TEST_EXPIRING_SERVER_URL not set");
+        }
+
+        /// <summary>
         /// Live tests call this first: without a server they are ignored, unless the runner said a
         /// server is required (RV_REQUIRE_SERVER=1, as in CI), where a missing server fails them.
         /// </summary>

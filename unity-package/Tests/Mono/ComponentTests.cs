@@ -376,6 +376,64 @@ namespace RealtimeVoice.Tests
         }
 
         [Test, Category("Live")]
+        public static void ConversationEventsReachTheInspectorsUnityEvents()
+        {
+            TestSupport.RequireServer();
+            var go = new GameObject("voice");
+            var v = go.AddComponent<Component>();
+            var states = new List<RealtimeState>();
+            var errors = new List<string>();
+            var responses = new List<RealtimeResponse>();
+            var items = new List<RealtimeEvent>();
+            var timeouts = new List<string>();
+            var restored = new List<int>();
+            IList<RealtimeRateLimit> limits = null;
+            try
+            {
+                v.Url = TestSupport.ServerUrl;
+                v.onStateChanged.AddListener(s => states.Add(s));
+                v.onError.AddListener((c, m, f) => errors.Add(c + ": " + m));
+                v.onResponseChanged.AddListener(r => responses.Add(r));
+                v.onItemChanged.AddListener(json => items.Add(new RealtimeEvent(json)));
+                v.onInputTimeout.AddListener(id => timeouts.Add(id ?? "(none)"));
+                v.onRateLimitsUpdated.AddListener(l => limits = l);
+                v.onHistoryRestored.AddListener(n => restored.Add(n));
+                v.InvokeMessage("Start");
+                Wait.Until(() => states.Contains(RealtimeState.Ready), () => v.InvokeMessage("Update"), 20000,
+                           () => LiveSessionTests.Seen("Ready", states, errors) + " log: " + string.Join(" | ", Debug.Messages.ToArray()));
+
+                // Live: an item the server adds, and an out-of-band response with its metadata.
+                v.SendEvent("{\"type\":\"conversation.item.create\",\"item\":{\"id\":\"inspector_item\",\"type\":\"message\",\"role\":\"user\"," +
+                            "\"content\":[{\"type\":\"input_text\",\"text\":\"hello\"}]}}");
+                v.Session.CreateResponse("{\"conversation\":\"none\",\"metadata\":{\"topic\":\"inspector\"},\"output_modalities\":[\"text\"]}");
+                Wait.Until(() => responses.Exists(r => r.Done) && items.Exists(e => e.ItemId == "inspector_item") && limits != null,
+                           () => v.InvokeMessage("Update"), 15000,
+                           () => LiveSessionTests.Seen("the item and the response", states, errors) + " responses " + responses.Count + " items " + items.Count);
+                var done = responses.Find(r => r.Done);
+                Assert.AreEqual("inspector", done.Metadata["topic"], "metadata through onResponseChanged");
+                Assert.IsTrue(responses.Exists(r => !r.Done && r.ResponseId == done.ResponseId), "its start too");
+                Assert.AreEqual("user", items.Find(e => e.ItemId == "inspector_item").Role);
+
+                // The local server's rate limits after each response.done.
+                Assert.AreEqual(2, limits.Count);
+                Assert.AreEqual("requests", limits[0].Name);
+                Assert.AreEqual(4999.0, limits[0].Remaining);
+
+                // It sends no idle timeout, and no restore without a reconnect: those go through the
+                // session's dispatcher, the one Poll feeds.
+                v.Session.DispatchEvent("{\"type\":\"input_timeout\",\"item_id\":\"item_9\"}");
+                v.Session.DispatchEvent("{\"type\":\"history_restored\",\"items\":4}");
+                Assert.AreEqual(new[] { "item_9" }, timeouts.ToArray());
+                Assert.AreEqual(new[] { 4 }, restored.ToArray());
+                Assert.IsTrue(errors.Count == 0, "no errors: " + string.Join("; ", errors.ToArray()));
+            }
+            finally
+            {
+                UnityEngine.Object.Destroy(go);
+            }
+        }
+
+        [Test, Category("Live")]
         public static void EphemeralTokenFromTheProviderAuthenticates()
         {
             TestSupport.RequireServer();
