@@ -167,6 +167,8 @@ fn push_to_wire_table(c: Option<&mut Criterion>, echo_cancellation: bool) {
         .map(|_| push_to_socket(h, &server, &mic))
         .collect();
     let stalls = samples.iter().filter(|s| s.stalled).count();
+    // The woken worker may take the pushing thread's core and send before the call returns.
+    let sent_before_return = samples.iter().filter(|s| s.total < s.in_call).count();
     let total: Vec<Duration> = samples.iter().map(|s| s.total).collect();
     let in_call: Vec<Duration> = samples.iter().map(|s| s.in_call).collect();
     let after_call: Vec<Duration> = samples
@@ -180,7 +182,7 @@ fn push_to_wire_table(c: Option<&mut Criterion>, echo_cancellation: bool) {
     println!(
         "\nmic push -> append read by the server, echo cancellation {echo} (1000 samples): \
          p50 {p50:?}, p99 {p99:?}, max {max:?}; of which inside rv_push_mic p50 {c50:?}, p99 {c99:?}; \
-         after it returned (wake, worker, socket) p50 {w50:?}, p99 {w99:?}; {stalls} stalls"
+         after it returned (wake, worker, socket) p50 {w50:?}, p99 {w99:?}; {sent_before_return} read before the call returned; {stalls} stalls"
     );
     if let Some(c) = c {
         c.bench_function("session/mic push to socket (20 ms chunk)", |b| {
