@@ -1,17 +1,23 @@
 //! Session benchmarks over loopback, through the C ABI:
 //! - mic push to bytes on the socket: `rv_push_mic` (the 10 ms push that completes a 20 ms
-//!   chunk) until a minimal WebSocket server has read the `input_audio_buffer.append`;
+//!   chunk) until a minimal WebSocket server has read the `input_audio_buffer.append`, with
+//!   echo cancellation on (the default) and off, split into the time inside `rv_push_mic`
+//!   (resampling, the canceller, chunking) and the rest (the worker's wake-up, the socket);
 //! - server delta to pull-ready: the server flushes a `response.output_audio.delta` until
 //!   `rv_pull_playback` returns model audio (prebuffer 0);
 //! - CPU per stream-second with 16 concurrent full-duplex sessions against the local
 //!   Realtime server (mic threads pushing 10 ms of 48 kHz stereo, audio threads pulling
 //!   1024-frame callbacks, 24 kHz model audio arriving in real time), counted from the
-//!   plugin's own threads in /proc.
+//!   plugin's own threads in /proc (schedstat, ns) and split into the workers, the mic
+//!   threads (which run the echo canceller) and the audio threads; with echo cancellation
+//!   on and off;
 //! - idle cost: 8 ready sessions nobody talks to, for 10 s: the worker's wake-ups per
 //!   second (`RvStats::worker_wakeups`) and its CPU share (from /proc schedstat, in ns).
 //!
 //! The latency distributions are printed as p50/p99 tables (criterion measures means; the
 //! tails matter here); criterion also times the push-to-socket path with `iter_custom`.
+//! `SESSION_BENCH_PARTS=cpu` (or `latency`, `idle`, comma-separated) runs only those parts,
+//! for a profiler.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use realtime_voice::ffi::*;
@@ -102,41 +108,106 @@ fn percentiles(mut v: Vec<Duration>) -> (Duration, Duration, Duration) {
     (at(0.5), at(0.99), *v.last().unwrap())
 }
 
+/// How a push-to-socket sample went: from the push that completed the chunk to the server's
+/// read, the part of it spent inside `rv_push_mic` (resampling, the echo canceller, chunking,
+/// queueing; the rest is the worker's wake-up, the socket and the server's read), and whether
+/// it took more pushes than the chunk cadence explains.
+struct PushSample {
+    total: Duration,
+    in_call: Duration,
+    stalled: bool,
+}
+
 /// One push-to-socket sample: 10 ms pushes until one completes a 20 ms chunk (the chunk
-/// boundary drifts with the resampler's delay), timed from that push to the server's read.
-fn push_to_socket(h: RvSession, server: &RawServer, mic: &[f32]) -> Duration {
-    for _ in 0..4 {
+/// boundary drifts with the resampler's delay and the canceller's 128-sample blocks, so that
+/// takes one to three pushes), timed from that push to the server's read. An append later
+/// than the 20 ms each push waits is counted against a later push; such a sample needs more
+/// than three pushes and is reported as a stall (a loaded machine starving the worker or the
+/// server), not dropped.
+fn push_to_socket(h: RvSession, server: &RawServer, mic: &[f32]) -> PushSample {
+    for pushes in 1..=100 {
         let t = Instant::now();
         unsafe { rv_push_mic(h, mic.as_ptr(), 480, 2, 48_000) };
+        let in_call = t.elapsed();
         if let Ok(arrived) = server.arrivals.recv_timeout(Duration::from_millis(20)) {
-            return arrived.duration_since(t);
+            return PushSample {
+                total: arrived.duration_since(t),
+                in_call,
+                stalled: pushes > 3,
+            };
         }
     }
-    panic!("no append reached the server after 40 ms of pushes");
+    let mut st = RvStats::default();
+    unsafe { rv_get_stats(h, &mut st) };
+    panic!(
+        "no append reached the server after 100 pushes (state {}, {} bytes sent, {} chunks dropped)",
+        st.state, st.audio_bytes_sent, st.mic_chunks_dropped
+    );
+}
+
+/// Which parts run: all, or those named in `SESSION_BENCH_PARTS` (comma-separated:
+/// `latency`, `cpu`, `idle`), so a profiler can look at one part alone.
+fn part_enabled(part: &str) -> bool {
+    std::env::var("SESSION_BENCH_PARTS").map_or(true, |v| v.split(',').any(|p| p.trim() == part))
+}
+
+/// The push -> wire table of one session with echo cancellation on or off; with `c`, criterion
+/// also times the path.
+fn push_to_wire_table(c: Option<&mut Criterion>, echo_cancellation: bool) {
+    let server = raw_server();
+    let h = create(&format!(
+        r#"{{"url":"{}","prebuffer_ms":0,"chunk_ms":20,"echo_cancellation":{echo_cancellation}}}"#,
+        server.url
+    ));
+    let mic: Vec<f32> = (0..960).map(|i| ((i as f32) * 0.05).sin() * 0.2).collect();
+    for _ in 0..20 {
+        push_to_socket(h, &server, &mic);
+    }
+    let samples: Vec<PushSample> = (0..1000)
+        .map(|_| push_to_socket(h, &server, &mic))
+        .collect();
+    let stalls = samples.iter().filter(|s| s.stalled).count();
+    // The woken worker may take the pushing thread's core and send before the call returns.
+    let sent_before_return = samples.iter().filter(|s| s.total < s.in_call).count();
+    let total: Vec<Duration> = samples.iter().map(|s| s.total).collect();
+    let in_call: Vec<Duration> = samples.iter().map(|s| s.in_call).collect();
+    let after_call: Vec<Duration> = samples
+        .iter()
+        .map(|s| s.total.saturating_sub(s.in_call))
+        .collect();
+    let (p50, p99, max) = percentiles(total);
+    let (c50, c99, _) = percentiles(in_call);
+    let (w50, w99, _) = percentiles(after_call);
+    let echo = if echo_cancellation { "on" } else { "off" };
+    println!(
+        "\nmic push -> append read by the server, echo cancellation {echo} (1000 samples): \
+         p50 {p50:?}, p99 {p99:?}, max {max:?}; of which inside rv_push_mic p50 {c50:?}, p99 {c99:?}; \
+         after it returned (wake, worker, socket) p50 {w50:?}, p99 {w99:?}; {sent_before_return} read before the call returned; {stalls} stalls"
+    );
+    if let Some(c) = c {
+        c.bench_function("session/mic push to socket (20 ms chunk)", |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| push_to_socket(h, &server, &mic).total)
+                    .sum()
+            })
+        });
+    }
+    rv_session_destroy(h);
 }
 
 fn latency_tables(c: &mut Criterion) {
+    if !part_enabled("latency") {
+        return;
+    }
+    push_to_wire_table(Some(c), true);
+    push_to_wire_table(None, false);
+
     let server = raw_server();
     let h = create(&format!(
         r#"{{"url":"{}","prebuffer_ms":0,"chunk_ms":20}}"#,
         server.url
     ));
-    let mic: Vec<f32> = (0..960).map(|i| ((i as f32) * 0.05).sin() * 0.2).collect();
-
-    // Mic push -> bytes on the socket.
-    for _ in 0..20 {
-        push_to_socket(h, &server, &mic);
-    }
-    let samples: Vec<Duration> = (0..1000)
-        .map(|_| push_to_socket(h, &server, &mic))
-        .collect();
-    let (p50, p99, max) = percentiles(samples);
-    println!("\nmic push -> append read by the server (1000 samples): p50 {p50:?}, p99 {p99:?}, max {max:?}");
-
-    c.bench_function("session/mic push to socket (20 ms chunk)", |b| {
-        b.iter_custom(|iters| (0..iters).map(|_| push_to_socket(h, &server, &mic)).sum())
-    });
-
     // Server delta -> pull-ready.
     use base64::Engine;
     let pcm: Vec<u8> = (0..480i16).flat_map(|i| (i * 20).to_le_bytes()).collect(); // 20 ms at 24 kHz
@@ -180,39 +251,36 @@ fn latency_tables(c: &mut Criterion) {
     rv_session_destroy(h);
 }
 
-/// CPU ticks (utime + stime) of this process's threads whose name starts with `prefix`.
-fn thread_ticks(prefix: &str) -> u64 {
-    let mut total = 0;
-    for entry in std::fs::read_dir("/proc/self/task")
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let p = entry.path();
-        let name = std::fs::read_to_string(p.join("comm")).unwrap_or_default();
-        if !name.starts_with(prefix) {
-            continue;
-        }
-        let stat = std::fs::read_to_string(p.join("stat")).unwrap_or_default();
-        // Fields after the `(comm)`: state is field 3; utime 14, stime 15.
-        if let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) {
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            if f.len() > 13 {
-                total += f[11].parse::<u64>().unwrap_or(0) + f[12].parse::<u64>().unwrap_or(0);
-            }
-        }
-    }
-    total
+/// The thread classes the 16-session figure is split into, by thread name prefix: the
+/// workers (socket, conversation, playback pump with the mouth analysis), the host's mic
+/// threads (`rv_push_mic`: resampling, the echo canceller, chunking), the audio threads
+/// (`rv_pull_playback`).
+const CPU_CLASSES: [(&str, &str); 3] = [
+    ("realtime-voice-", "workers"),
+    ("rv-bench-mic", "mic threads"),
+    ("rv-bench-audio", "audio threads"),
+];
+
+fn cpu_by_class() -> [u64; 3] {
+    CPU_CLASSES.map(|(prefix, _)| thread_cpu_ns(prefix))
 }
 
-fn cpu_16_sessions(_c: &mut Criterion) {
+fn cpu_16_sessions_both(_c: &mut Criterion) {
+    if !part_enabled("cpu") {
+        return;
+    }
+    cpu_16_sessions(true);
+    cpu_16_sessions(false);
+}
+
+fn cpu_16_sessions(echo_cancellation: bool) {
     const SESSIONS: usize = 16;
     const SECONDS: f64 = 6.0;
     let server = MockServer::start(MockConfig::default().ping_interval(None)).unwrap();
     let handles: Vec<RvSession> = (0..SESSIONS)
         .map(|_| {
             create(&format!(
-                r#"{{"url":"{}","prebuffer_ms":40}}"#,
+                r#"{{"url":"{}","prebuffer_ms":40,"echo_cancellation":{echo_cancellation}}}"#,
                 server.url()
             ))
         })
@@ -267,9 +335,13 @@ fn cpu_16_sessions(_c: &mut Criterion) {
         .collect();
     let b64 = base64::engine::general_purpose::STANDARD.encode(&pcm);
     std::thread::sleep(Duration::from_millis(300));
-    let ticks = |p: &[&str]| p.iter().map(|x| thread_ticks(x)).sum::<u64>();
-    let ours = ["realtime-voice-", "rv-bench-mic", "rv-bench-audio"];
-    let before = ticks(&ours);
+    let worker_wakeups = |h: RvSession| {
+        let mut st = RvStats::default();
+        unsafe { rv_get_stats(h, &mut st) };
+        st.worker_wakeups
+    };
+    let wakeups_at_start: Vec<u64> = handles.iter().map(|&h| worker_wakeups(h)).collect();
+    let before = cpu_by_class();
     let start = Instant::now();
     let mut i = 0u32;
     while start.elapsed().as_secs_f64() < SECONDS {
@@ -282,7 +354,12 @@ fn cpu_16_sessions(_c: &mut Criterion) {
         );
     }
     let wall = start.elapsed().as_secs_f64();
-    let used = ticks(&ours) - before;
+    let after = cpu_by_class();
+    let wakeups: u64 = handles
+        .iter()
+        .zip(&wakeups_at_start)
+        .map(|(&h, w0)| worker_wakeups(h) - w0)
+        .sum();
     stop.store(true, Ordering::Relaxed);
     for t in threads {
         t.join().unwrap();
@@ -294,14 +371,27 @@ fn cpu_16_sessions(_c: &mut Criterion) {
         received += st.audio_bytes_received;
         rv_session_destroy(h);
     }
-    let hz = 100.0; // USER_HZ on Linux
-    let cpu_s = used as f64 / hz;
-    let per_stream_second = cpu_s / (SESSIONS as f64 * wall);
+    let stream_seconds = SESSIONS as f64 * wall;
+    let per_stream_second_ms = |ns: u64| ns as f64 / 1e6 / stream_seconds;
+    let total: u64 = (0..3).map(|k| after[k] - before[k]).sum();
+    let parts: Vec<String> = (0..3)
+        .map(|k| {
+            format!(
+                "{} {:.1} ms",
+                CPU_CLASSES[k].1,
+                per_stream_second_ms(after[k] - before[k])
+            )
+        })
+        .collect();
     println!(
-        "\n{SESSIONS} full-duplex sessions for {wall:.1} s: plugin threads (worker, mic, audio) used {cpu_s:.2} s CPU \
-         = {:.0} us per stream-second ({:.2} % of one core per session); model audio received {:.1} s per session\n",
-        per_stream_second * 1e6,
-        per_stream_second * 100.0,
+        "\n{SESSIONS} full-duplex sessions for {wall:.1} s, echo cancellation {}: plugin threads used {:.2} s CPU \
+         = {:.1} ms per stream-second ({:.2} % of one core per session): {}; {:.0} worker wake-ups per session-second; model audio received {:.1} s per session\n",
+        if echo_cancellation { "on" } else { "off" },
+        total as f64 / 1e9,
+        per_stream_second_ms(total),
+        per_stream_second_ms(total) / 10.0,
+        parts.join(", "),
+        wakeups as f64 / stream_seconds,
         received as f64 / 2.0 / 24_000.0 / SESSIONS as f64
     );
 }
@@ -330,6 +420,9 @@ fn thread_cpu_ns(prefix: &str) -> u64 {
 }
 
 fn idle_sessions(_c: &mut Criterion) {
+    if !part_enabled("idle") {
+        return;
+    }
     const SESSIONS: usize = 8;
     const SECONDS: u64 = 10;
     let server = MockServer::start(MockConfig::default().ping_interval(None)).unwrap();
@@ -364,6 +457,6 @@ fn idle_sessions(_c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_millis(500));
-    targets = latency_tables, cpu_16_sessions, idle_sessions
+    targets = latency_tables, cpu_16_sessions_both, idle_sessions
 }
 criterion_main!(benches);

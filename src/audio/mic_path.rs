@@ -13,7 +13,7 @@
 //! `pull` only copies into the reference tap). Scratch buffers grow to the largest push
 //! once and are reused: no allocation per push in steady state beyond the chunk's base64.
 
-use super::aec::{AecStats, EchoCanceller};
+use super::aec::{AecStats, EchoCanceller, BLOCK};
 use super::capture::{CaptureChunk, CapturePipeline};
 use super::playback::ReferenceTap;
 use super::reference::{FarEndAligner, ReferenceSource};
@@ -47,6 +47,9 @@ struct EchoStage {
     /// Leading output samples still to drop: the canceller's start-up silence (its latency), so
     /// every mic sample maps to exactly one sample sent (delayed by that latency), as without it.
     skip: usize,
+    /// Samples the canceller holds of the block it is gathering (it processes every
+    /// [`BLOCK`] samples, counted from its first).
+    fed_in_block: usize,
 }
 
 /// Scratch reserved up front: 100 ms at the wire rate covers Unity's mic pushes (one frame
@@ -84,6 +87,7 @@ impl MicPath {
                 cleaned: Vec::with_capacity(scratch_len(&capture)),
                 started: false,
                 tap_dropped: 0,
+                fed_in_block: 0,
             }),
             wire: Vec::with_capacity(scratch_len(&capture)),
             capture,
@@ -171,13 +175,38 @@ impl MicPath {
         echo.cleaned.clear();
         echo.cleaned.resize(n, 0.0);
         let far = echo.aligner.next(n);
-        echo.canceller.process(far, &self.wire, &mut echo.cleaned);
+        // The canceller in pieces that end just before each sample completing one of its
+        // blocks: a piece's output comes from blocks already processed (the output lags by two
+        // blocks), so it goes to the chunker before the next block's work, and a chunk it
+        // completes is on its way to the socket while the canceller works on. The output is
+        // the same as in one call.
+        let mut start = 0;
+        while start < n {
+            let to_block_end = BLOCK - echo.fed_in_block;
+            // The piece starting at a completing sample takes it and runs to just before the
+            // next one.
+            let len = if to_block_end == 1 {
+                BLOCK
+            } else {
+                to_block_end - 1
+            }
+            .min(n - start);
+            let end = start + len;
+            echo.canceller.process(
+                &far[start..end],
+                &self.wire[start..end],
+                &mut echo.cleaned[start..end],
+            );
+            echo.fed_in_block = (echo.fed_in_block + len) % BLOCK;
+            let skip = echo.skip.min(len);
+            echo.skip -= skip;
+            self.capture
+                .push_wire(&echo.cleaned[start + skip..end], sink);
+            start = end;
+        }
         if let Some(observe) = self.observer.as_mut() {
             observe(&self.wire, far, &echo.cleaned);
         }
-        let skip = echo.skip.min(n);
-        echo.skip -= skip;
-        self.capture.push_wire(&echo.cleaned[skip..], sink);
     }
 }
 
