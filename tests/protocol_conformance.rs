@@ -280,6 +280,7 @@ fn handled_as(event_type: &str) -> Option<&'static str> {
         "conversation.item.done" => "conversation.item.done",
         "conversation.item.truncated" => "conversation.item.truncated",
         "conversation.item.deleted" => "conversation.item.deleted",
+        "conversation.item.retrieved" => "conversation.item.retrieved",
         "conversation.item.input_audio_transcription.delta" => {
             "conversation.item.input_audio_transcription.delta"
         }
