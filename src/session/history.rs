@@ -99,20 +99,7 @@ impl Turn {
     /// The turn the server's view of an item describes, if the history keeps that kind.
     fn from_item(item: &ItemInfo) -> Option<Turn> {
         match (item.item_type.as_deref()?, item.role.as_deref()) {
-            ("message", Some("user")) => Some(Turn::User(
-                item.content
-                    .iter()
-                    .filter_map(|p| match p.part_type.as_deref() {
-                        Some("input_text" | "text") => Some(Part::Text(p.text.clone()?)),
-                        Some("input_audio" | "audio") => Some(Part::Speech(p.text.clone())),
-                        Some("input_image") => Some(Part::Image {
-                            url: p.image_url.clone()?,
-                            detail: p.detail.clone(),
-                        }),
-                        _ => None,
-                    })
-                    .collect(),
-            )),
+            ("message", Some("user")) => Some(Turn::User(user_parts(item, || None, || None))),
             ("message", Some("assistant")) => {
                 Some(Turn::Assistant(item.text().unwrap_or_default()))
             }
@@ -474,6 +461,41 @@ fn merge(entry: &mut Entry, new: Turn) {
     }
 }
 
+/// A user item's parts; a part named without its payload takes the one `kept_speech` or
+/// `kept_image` gives (called once per such part, in order), or is left out (an image)
+/// or untranscribed (speech) when they give none.
+fn user_parts(
+    item: &ItemInfo,
+    mut kept_speech: impl FnMut() -> Option<String>,
+    mut kept_image: impl FnMut() -> Option<(String, Option<String>)>,
+) -> Vec<Part> {
+    item.content
+        .iter()
+        .filter_map(|p| match p.part_type.as_deref() {
+            Some("input_text" | "text") => Some(Part::Text(p.text.clone()?)),
+            Some("input_audio" | "audio") => {
+                let kept = kept_speech();
+                Some(Part::Speech(p.text.clone().or(kept)))
+            }
+            Some("input_image") => {
+                let kept = kept_image();
+                match (&p.image_url, kept) {
+                    (Some(url), _) => Some(Part::Image {
+                        url: url.clone(),
+                        detail: p.detail.clone(),
+                    }),
+                    (None, Some((url, detail))) => Some(Part::Image {
+                        url,
+                        detail: p.detail.clone().or(detail),
+                    }),
+                    (None, None) => None,
+                }
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// The server's whole view of an item replaces what is kept, except what that view leaves
 /// out: the payload of a part it names without one (an image by reference, speech not yet
 /// transcribed) is taken from the kept part of the same kind in the same place, and an
@@ -491,32 +513,7 @@ fn replace(entry: &mut Entry, new: Turn, item: &ItemInfo) {
             });
             // Walked over the item's own parts (not the turn, which drops an image without
             // its bytes) so that each part meets the kept one in its place.
-            let parts: Vec<Part> = item
-                .content
-                .iter()
-                .filter_map(|p| match p.part_type.as_deref() {
-                    Some("input_text" | "text") => Some(Part::Text(p.text.clone()?)),
-                    Some("input_audio" | "audio") => {
-                        let kept = old_speech.next().flatten();
-                        Some(Part::Speech(p.text.clone().or(kept)))
-                    }
-                    Some("input_image") => {
-                        let kept = old_images.next();
-                        match (&p.image_url, kept) {
-                            (Some(url), _) => Some(Part::Image {
-                                url: url.clone(),
-                                detail: p.detail.clone(),
-                            }),
-                            (None, Some((url, detail))) => Some(Part::Image {
-                                url,
-                                detail: p.detail.clone().or(detail),
-                            }),
-                            (None, None) => None,
-                        }
-                    }
-                    _ => None,
-                })
-                .collect();
+            let parts = user_parts(item, || old_speech.next().flatten(), || old_images.next());
             *old = parts;
         }
         (Turn::Assistant(_), Turn::Assistant(_)) if entry.cut => {}
