@@ -332,8 +332,12 @@ fn synthetic_room_meets_the_targets() {
             "{delay} ms/{gain} dB: ERLE {:.1} dB < 25",
             f.erle_db
         );
+        // (1.2 s, not 1.0: the far-end bound now holds only for the first 0.8 s of far end,
+        // the linear stage's own estimate after that, which keeps the user at -0.9 dB where
+        // the bound cut 5-13 dB in the benchmark's double talk 1 s into the reply; the
+        // 200 ms / -6 dB room here reaches 20 dB at 1.2 s, the others at once.)
         assert!(
-            f.convergence_s <= 1.0,
+            f.convergence_s <= 1.2,
             "{delay} ms/{gain} dB: converged after {:.2} s",
             f.convergence_s
         );
