@@ -242,6 +242,8 @@ pub fn playback_pipeline(
         discard_out: 0,
         mouth: MouthAnalyzer::new(),
         mouth_frames: mouth_prod,
+        #[cfg(test)]
+        ring_written_at_analysis: Vec::new(),
     };
     let consumer = PlaybackConsumer {
         ring: ring_cons,
@@ -317,6 +319,9 @@ pub struct PlaybackProducer {
     discard_out: usize,
     mouth: MouthAnalyzer,
     mouth_frames: HeapProd<MouthFrame>,
+    /// Frames in the ring when each block's mouth analysis started.
+    #[cfg(test)]
+    ring_written_at_analysis: Vec<u64>,
 }
 
 impl PlaybackProducer {
@@ -413,6 +418,10 @@ impl PlaybackProducer {
                 *discard -= k;
                 pending.extend_from_slice(&b[k..]);
             });
+            // The block's audio goes into the ring first, where `pull` can take it; its mouth
+            // shapes are keyed by ring position, so analysing them after changes none of
+            // them (a pull in between publishes a late shape on the next pull).
+            self.drain_pending();
             self.analyze_mouth(n);
             self.src_fed += n as u64;
             self.recent.extend(self.block[..n].iter().copied());
@@ -426,6 +435,8 @@ impl PlaybackProducer {
     /// Mouth shapes of the `n` source samples in `block` being fed at `src_fed`, queued
     /// for the ring positions that will carry them.
     fn analyze_mouth(&mut self, n: usize) {
+        #[cfg(test)]
+        self.ring_written_at_analysis.push(self.ring_written);
         let Some(seg) = self.segments.back().copied() else {
             return;
         };
@@ -1096,6 +1107,25 @@ mod tests {
         p.interrupt();
         c.pull(&mut out, 1, 48_000);
         assert_eq!(cell.read(), (MouthShape::SILENT, 0));
+    }
+
+    /// A delta's audio is in the ring, pullable, before its mouth analysis runs.
+    #[test]
+    fn a_blocks_audio_is_pullable_before_its_mouth_analysis() {
+        let (mut p, mut c) = playback_pipeline(PlaybackConfig {
+            prebuffer_ms: 0,
+            ..Default::default()
+        })
+        .unwrap();
+        // Two pump blocks (the second waits for the ring to take the first).
+        p.push_pcm16("a", &tone(2 * PUMP_BLOCK));
+        let at = p.ring_written_at_analysis.clone();
+        assert_eq!(at.len(), 2, "one analysis per block: {at:?}");
+        assert!(at[0] > 0, "the first block's audio was in the ring: {at:?}");
+        assert!(at[1] > at[0], "so was the second's: {at:?}");
+        assert_eq!(at[1], p.ring_written, "nothing pending at the last analysis");
+        let mut out = vec![0.0; 4096];
+        assert_eq!(c.pull(&mut out, 1, 48_000) as u64, p.ring_written);
     }
 
     #[test]
