@@ -1123,7 +1123,10 @@ mod tests {
         assert_eq!(at.len(), 2, "one analysis per block: {at:?}");
         assert!(at[0] > 0, "the first block's audio was in the ring: {at:?}");
         assert!(at[1] > at[0], "so was the second's: {at:?}");
-        assert_eq!(at[1], p.ring_written, "nothing pending at the last analysis");
+        assert_eq!(
+            at[1], p.ring_written,
+            "nothing pending at the last analysis"
+        );
         let mut out = vec![0.0; 4096];
         assert_eq!(c.pull(&mut out, 1, 48_000) as u64, p.ring_written);
     }
