@@ -1,12 +1,15 @@
 //! Cost of the protocol work on the session worker's hot paths: building one
-//! `input_audio_buffer.append` per mic chunk, and parsing one `response.output_audio.delta`
+//! `input_audio_buffer.append` per mic chunk (from a borrowed base64, and in the base64's own
+//! buffer as the mic path does), and parsing one `response.output_audio.delta`
 //! per chunk of model audio.
 
 use std::hint::black_box;
 
 use base64::Engine as _;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use realtime_voice::protocol::client::input_audio_append;
+use realtime_voice::protocol::client::{
+    input_audio_append, input_audio_append_owned, INPUT_AUDIO_APPEND_OVERHEAD,
+};
 use realtime_voice::protocol::server::parse_server_event;
 
 /// PCM16 bytes of `ms` milliseconds at 24 kHz mono.
@@ -31,6 +34,18 @@ fn bench_append(c: &mut Criterion) {
         b.iter(|| {
             let b64 = base64::engine::general_purpose::STANDARD.encode(black_box(&chunk));
             input_audio_append(&b64)
+        })
+    });
+    // The mic path: the capture encodes into a buffer with room for the event, the worker
+    // builds the event in it.
+    group.bench_function("encode_then_append_owned_40ms", |b| {
+        b.iter(|| {
+            let chunk = black_box(&chunk);
+            let mut b64 = String::with_capacity(
+                base64::encoded_len(chunk.len(), true).unwrap_or(0) + INPUT_AUDIO_APPEND_OVERHEAD,
+            );
+            base64::engine::general_purpose::STANDARD.encode_string(chunk, &mut b64);
+            input_audio_append_owned(b64)
         })
     });
     group.finish();

@@ -10,7 +10,8 @@
 //!
 //! All of it runs on the caller's thread and is cheap: a 10 ms push of 48 kHz stereo costs
 //! a few microseconds (see `benches/audio.rs`); the only allocation per chunk is the base64
-//! `String` handed to the sink. The resampler uses rubato's sinc resampler with the design
+//! `String` handed to the sink (with spare room for the `input_audio_buffer.append` event
+//! the session builds around it in place). The resampler uses rubato's sinc resampler with the design
 //! in [`super::resample`] (why: see there).
 
 use base64::engine::general_purpose::STANDARD;
@@ -20,6 +21,7 @@ use super::mouth::LevelMeter;
 use super::pcm::{f32_to_i16, scrub};
 use super::resample::StreamResampler;
 use super::{check_rate, AudioError};
+use crate::protocol::client::INPUT_AUDIO_APPEND_OVERHEAD;
 
 /// A sensible `chunk_ms` for `input_audio_buffer.append` (20-40 ms is typical).
 pub const DEFAULT_CHUNK_MS: u32 = 20;
@@ -172,10 +174,12 @@ impl CapturePipeline {
         let samples = self.pending.len();
         self.samples_out += samples as u64;
         self.pending.clear();
-        sink(CaptureChunk {
-            base64: STANDARD.encode(&self.bytes),
-            samples,
-        });
+        // Room for the event around the base64: the worker builds the append in this buffer.
+        let mut base64 = String::with_capacity(
+            base64::encoded_len(self.bytes.len(), true).unwrap_or(0) + INPUT_AUDIO_APPEND_OVERHEAD,
+        );
+        STANDARD.encode_string(&self.bytes, &mut base64);
+        sink(CaptureChunk { base64, samples });
     }
 
     /// Emit everything captured so far (the resampler's last few ms, then the partial
@@ -262,6 +266,10 @@ mod tests {
         assert!(chunks.len() >= 45);
         assert!(chunks.iter().all(|c| c.samples == 480));
         assert!(chunks.iter().all(|c| c.base64.len() == 1280));
+        // Room for the append event around it: the worker builds it in this buffer.
+        assert!(chunks
+            .iter()
+            .all(|c| c.base64.capacity() >= 1280 + INPUT_AUDIO_APPEND_OVERHEAD));
     }
 
     #[test]

@@ -242,6 +242,8 @@ pub fn playback_pipeline(
         discard_out: 0,
         mouth: MouthAnalyzer::new(),
         mouth_frames: mouth_prod,
+        #[cfg(test)]
+        ring_written_at_analysis: Vec::new(),
     };
     let consumer = PlaybackConsumer {
         ring: ring_cons,
@@ -317,6 +319,9 @@ pub struct PlaybackProducer {
     discard_out: usize,
     mouth: MouthAnalyzer,
     mouth_frames: HeapProd<MouthFrame>,
+    /// Frames in the ring when each block's mouth analysis started.
+    #[cfg(test)]
+    ring_written_at_analysis: Vec<u64>,
 }
 
 impl PlaybackProducer {
@@ -406,13 +411,32 @@ impl PlaybackProducer {
             for (dst, src) in self.block[..n].iter_mut().zip(self.hold.drain(..n)) {
                 *dst = src;
             }
+            // Each piece the resampler puts out (2 ms) goes straight into the ring, where
+            // `pull` can take it while the rest of the block is resampled; what does not fit
+            // waits in `pending_out` (empty here), and so does everything after it.
+            let target = self.ring_target();
+            let ring = &mut self.ring;
+            let ring_written = &mut self.ring_written;
             let pending = &mut self.pending_out;
             let discard = &mut self.discard_out;
             self.resampler.process(&self.block[..n], &mut |b| {
                 let k = (*discard).min(b.len());
                 *discard -= k;
-                pending.extend_from_slice(&b[k..]);
+                let b = &b[k..];
+                let mut pushed = 0;
+                if pending.is_empty() {
+                    let room = target
+                        .saturating_sub(ring.occupied_len())
+                        .min(ring.vacant_len());
+                    pushed = ring.push_slice(&b[..room.min(b.len())]);
+                    *ring_written += pushed as u64;
+                }
+                pending.extend_from_slice(&b[pushed..]);
             });
+            // The block's audio is in the ring before its mouth shapes are analysed: they are
+            // keyed by ring position, so the order changes none of them (a pull in between
+            // publishes a late shape with the next pull).
+            self.drain_pending();
             self.analyze_mouth(n);
             self.src_fed += n as u64;
             self.recent.extend(self.block[..n].iter().copied());
@@ -426,6 +450,8 @@ impl PlaybackProducer {
     /// Mouth shapes of the `n` source samples in `block` being fed at `src_fed`, queued
     /// for the ring positions that will carry them.
     fn analyze_mouth(&mut self, n: usize) {
+        #[cfg(test)]
+        self.ring_written_at_analysis.push(self.ring_written);
         let Some(seg) = self.segments.back().copied() else {
             return;
         };
@@ -461,11 +487,14 @@ impl PlaybackProducer {
         self.pending_out.len() - self.pending_off
     }
 
+    /// Most frames the ring is filled to: prebuffer + headroom.
+    fn ring_target(&self) -> usize {
+        ((self.cfg.prebuffer_ms + RING_HEADROOM_MS) as u64 * self.out_rate as u64 / 1000) as usize
+    }
+
     /// Frames the ring may still take, keeping it at most prebuffer + headroom.
     fn ring_room(&self) -> usize {
-        let target = ((self.cfg.prebuffer_ms + RING_HEADROOM_MS) as u64 * self.out_rate as u64
-            / 1000) as usize;
-        target
+        self.ring_target()
             .saturating_sub(self.ring.occupied_len())
             .min(self.ring.vacant_len())
     }
@@ -1096,6 +1125,77 @@ mod tests {
         p.interrupt();
         c.pull(&mut out, 1, 48_000);
         assert_eq!(cell.read(), (MouthShape::SILENT, 0));
+    }
+
+    /// A delta's audio is in the ring, pullable, before its mouth analysis runs.
+    #[test]
+    fn a_blocks_audio_is_pullable_before_its_mouth_analysis() {
+        let (mut p, mut c) = playback_pipeline(PlaybackConfig {
+            prebuffer_ms: 0,
+            ..Default::default()
+        })
+        .unwrap();
+        // Two pump blocks (the second waits for the ring to take the first).
+        p.push_pcm16("a", &tone(2 * PUMP_BLOCK));
+        let at = p.ring_written_at_analysis.clone();
+        assert_eq!(at.len(), 2, "one analysis per block: {at:?}");
+        assert!(at[0] > 0, "the first block's audio was in the ring: {at:?}");
+        assert!(at[1] > at[0], "so was the second's: {at:?}");
+        assert_eq!(
+            at[1], p.ring_written,
+            "nothing pending at the last analysis"
+        );
+        // With room in the ring, the resampler's pieces went straight into it.
+        assert_eq!(p.pending_out.capacity(), 0, "nothing was staged");
+        let mut out = vec![0.0; 4096];
+        assert_eq!(c.pull(&mut out, 1, 48_000) as u64, p.ring_written);
+    }
+
+    /// What the ring cannot take waits, in order: the same audio comes out whether the
+    /// ring had room or was drained a little at a time.
+    #[test]
+    fn a_full_ring_keeps_the_rest_in_order() {
+        let cfg = PlaybackConfig {
+            prebuffer_ms: 0,
+            ..Default::default()
+        };
+        let pcm = tone(24_000);
+        let (mut p, mut c) = playback_pipeline(cfg).unwrap();
+        // Pulled in small pieces while pushed in one go: the ring fills and the rest waits.
+        p.push_pcm16("a", &pcm);
+        p.end_item("a");
+        assert!(p.pending_len() > 0 || !p.hold.is_empty(), "the ring filled");
+        let mut small = Vec::new();
+        let mut out = vec![0.0; 100];
+        for _ in 0..10_000 {
+            let n = c.pull(&mut out, 1, 48_000);
+            small.extend_from_slice(&out[..n]);
+            p.pump();
+            if n == 0 && !p.is_active() {
+                break;
+            }
+        }
+        // Pushed a block at a time with the ring drained in between: no staging.
+        let (mut p, mut c) = playback_pipeline(cfg).unwrap();
+        let mut big = Vec::new();
+        let mut out = vec![0.0; 4096];
+        for block in pcm.chunks(PUMP_BLOCK) {
+            p.push_pcm16("a", block);
+            let n = c.pull(&mut out, 1, 48_000);
+            big.extend_from_slice(&out[..n]);
+        }
+        p.end_item("a");
+        loop {
+            let n = c.pull(&mut out, 1, 48_000);
+            big.extend_from_slice(&out[..n]);
+            p.pump();
+            if n == 0 && !p.is_active() {
+                break;
+            }
+        }
+        assert!(small.len() >= 48_000, "all of it: {}", small.len());
+        assert_eq!(small.len(), big.len());
+        assert!(small == big, "the same samples in the same order");
     }
 
     #[test]

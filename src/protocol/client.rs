@@ -63,12 +63,30 @@ impl ProtocolFlavor {
 /// tag), which is all the server needs to point an `error` back at the event that failed.
 /// `event_id` is optional on every client event in the SDK's schema.
 pub fn next_event_id() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    static TAG: OnceLock<u32> = OnceLock::new();
-    // RandomState is seeded from the OS per process: randomness without another crate.
-    let tag = *TAG.get_or_init(|| RandomState::new().build_hasher().finish() as u32);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("evt_{tag:08x}_{n}")
+    EventId::next().to_string()
+}
+
+/// A fresh event id, formatted without allocating (see [`next_event_id`]).
+struct EventId {
+    tag: u32,
+    n: u64,
+}
+
+impl EventId {
+    fn next() -> EventId {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        static TAG: OnceLock<u32> = OnceLock::new();
+        // RandomState is seeded from the OS per process: randomness without another crate.
+        let tag = *TAG.get_or_init(|| RandomState::new().build_hasher().finish() as u32);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        EventId { tag, n }
+    }
+}
+
+impl std::fmt::Display for EventId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "evt_{:08x}_{}", self.tag, self.n)
+    }
 }
 
 /// The session the plugin asks for before the user's overrides are merged in (GA shape).
@@ -281,21 +299,100 @@ fn beta_modalities(output_modalities: &Value) -> Value {
     }
 }
 
+/// What `input_audio_buffer.append` puts before the event id.
+const APPEND_HEAD: &str = "{\"type\":\"input_audio_buffer.append\",\"event_id\":\"";
+/// Between the event id and the audio.
+const APPEND_MID: &str = "\",\"audio\":\"";
+/// After the audio.
+const APPEND_TAIL: &str = "\"}";
+/// Longest id [`next_event_id`] makes: `evt_`, 8 hex digits, `_`, a u64.
+const EVENT_ID_MAX: usize = 4 + 8 + 1 + 20;
+
+/// Bytes [`input_audio_append_owned`] adds around the base64 (at most): a `String` with this
+/// much spare capacity becomes the event without reallocating.
+pub const INPUT_AUDIO_APPEND_OVERHEAD: usize =
+    APPEND_HEAD.len() + EVENT_ID_MAX + APPEND_MID.len() + APPEND_TAIL.len();
+
+/// Whether serde_json writes `s` as it is between the quotes: no `"`, `\\` or control
+/// character (base64 never has one). No early exit, so the loop vectorises.
+fn needs_no_escaping(s: &str) -> bool {
+    s.bytes()
+        .fold(true, |ok, b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\'))
+}
+
 /// `input_audio_buffer.append` with base64 PCM16 (`b64`) in the session's input format.
 ///
 /// Built without an intermediate `Value` tree: this is the hot event (one per 20-40 ms).
 pub fn input_audio_append(b64: &str) -> String {
     let id = next_event_id();
-    // `id` is ASCII hex with no characters JSON needs escaped; the audio is escaped properly
-    // (serde_json cannot fail to serialize a &str).
-    let audio = serde_json::to_string(b64).unwrap_or_else(|_| "\"\"".into());
-    let mut out = String::with_capacity(audio.len() + id.len() + 64);
-    out.push_str("{\"type\":\"input_audio_buffer.append\",\"event_id\":\"");
+    // `id` is ASCII hex with no characters JSON needs escaped; base64 neither (it is copied
+    // as it is); anything else is escaped as serde_json does (it cannot fail on a &str).
+    let escaped;
+    let audio = if needs_no_escaping(b64) {
+        b64
+    } else {
+        escaped = serde_json::to_string(b64).unwrap_or_else(|_| "\"\"".into());
+        &escaped[1..escaped.len() - 1]
+    };
+    let mut out = String::with_capacity(audio.len() + INPUT_AUDIO_APPEND_OVERHEAD);
+    out.push_str(APPEND_HEAD);
     out.push_str(&id);
-    out.push_str("\",\"audio\":");
-    out.push_str(&audio);
-    out.push('}');
+    out.push_str(APPEND_MID);
+    out.push_str(audio);
+    out.push_str(APPEND_TAIL);
     out
+}
+
+/// [`input_audio_append`] built in `b64`'s own buffer: the base64 moves up to make room for
+/// the event's head, no other allocation when `b64` has [`INPUT_AUDIO_APPEND_OVERHEAD`]
+/// bytes of spare capacity. The same bytes as [`input_audio_append`] (the event id aside).
+pub fn input_audio_append_owned(b64: String) -> String {
+    if !needs_no_escaping(&b64) {
+        return input_audio_append(&b64);
+    }
+    let mut head = HeadBuf::default();
+    // Writing into a fixed buffer that holds the longest head cannot fail.
+    let _ = std::fmt::Write::write_fmt(
+        &mut head,
+        format_args!("{APPEND_HEAD}{}{APPEND_MID}", EventId::next()),
+    );
+    let mut out = b64;
+    out.reserve(head.len + APPEND_TAIL.len());
+    out.insert_str(0, head.as_str());
+    out.push_str(APPEND_TAIL);
+    out
+}
+
+/// The head of an append event, on the stack.
+struct HeadBuf {
+    buf: [u8; APPEND_HEAD.len() + EVENT_ID_MAX + APPEND_MID.len()],
+    len: usize,
+}
+
+impl Default for HeadBuf {
+    fn default() -> Self {
+        Self {
+            buf: [0; APPEND_HEAD.len() + EVENT_ID_MAX + APPEND_MID.len()],
+            len: 0,
+        }
+    }
+}
+
+impl HeadBuf {
+    fn as_str(&self) -> &str {
+        // Only whole `&str`s are written (`write_str`), so the bytes are UTF-8.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Write for HeadBuf {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let dst = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
 }
 
 /// `input_audio_buffer.commit`: turns the buffered input into a user item (push-to-talk;
@@ -790,6 +887,82 @@ mod tests {
         let nasty = "a\"b\\c\n\u{0}é";
         assert_eq!(parse(&input_audio_append(nasty))["audio"], nasty);
         assert_eq!(e.as_object().map(|m| m.len()), Some(3));
+    }
+
+    /// The wire form of an append before it was built by hand: `audio` from serde_json.
+    fn serde_append(id: &str, b64: &str) -> String {
+        format!(
+            "{{\"type\":\"input_audio_buffer.append\",\"event_id\":\"{id}\",\"audio\":{}}}",
+            serde_json::to_string(b64).unwrap()
+        )
+    }
+
+    fn event_id_of(event: &str) -> String {
+        parse(event)["event_id"].as_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn audio_append_is_byte_identical_to_the_serde_json_form() {
+        use base64::Engine;
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for round in 0..200 {
+            // Random PCM of random length (odd lengths give padded base64).
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let len = (seed >> 33) as usize % 4000;
+            let pcm: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    (seed >> 56) as u8
+                })
+                .collect();
+            let b64 = base64::engine::general_purpose::STANDARD.encode(&pcm);
+            let borrowed = input_audio_append(&b64);
+            assert_eq!(
+                borrowed,
+                serde_append(&event_id_of(&borrowed), &b64),
+                "round {round}"
+            );
+            let mut owned_in = String::with_capacity(b64.len() + INPUT_AUDIO_APPEND_OVERHEAD);
+            owned_in.push_str(&b64);
+            let owned = input_audio_append_owned(owned_in);
+            assert_eq!(
+                owned,
+                serde_append(&event_id_of(&owned), &b64),
+                "round {round}"
+            );
+        }
+        // Not base64: escaped as serde_json does, by both (what it leaves as it is too).
+        for nasty in ["a\"b\\c\n\u{0}é", "\u{1f}", "é~\u{7f}<>&'/ ", ""] {
+            let e = input_audio_append(nasty);
+            assert_eq!(e, serde_append(&event_id_of(&e), nasty));
+            let e = input_audio_append_owned(nasty.to_owned());
+            assert_eq!(e, serde_append(&event_id_of(&e), nasty));
+        }
+    }
+
+    #[test]
+    fn owned_audio_append_builds_the_event_in_the_chunks_buffer() {
+        let mut b64 = String::with_capacity(1280 + INPUT_AUDIO_APPEND_OVERHEAD);
+        b64.push_str(&"AbC+/9==".repeat(160));
+        let before = b64.as_ptr();
+        let event = input_audio_append_owned(b64);
+        assert_eq!(event.as_ptr(), before, "no new buffer");
+        assert_eq!(parse(&event)["audio"].as_str().map(str::len), Some(1280));
+        // The longest id fits the reserved room.
+        assert!(INPUT_AUDIO_APPEND_OVERHEAD >= event.len() - 1280);
+        assert_eq!(
+            format!(
+                "{}",
+                EventId {
+                    tag: u32::MAX,
+                    n: u64::MAX
+                }
+            )
+            .len(),
+            EVENT_ID_MAX
+        );
     }
 
     #[test]

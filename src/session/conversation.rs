@@ -269,7 +269,7 @@ impl Conversation {
                 env.stats
                     .audio_bytes_sent
                     .fetch_add(chunk.samples as u64 * 2, Ordering::Relaxed);
-                self.send(client::input_audio_append(&chunk.base64));
+                self.send(client::input_audio_append_owned(chunk.base64));
             }
             Command::Commit => {
                 let ms = self.uncommitted_samples * 1000
