@@ -473,8 +473,8 @@ impl EchoCanceller {
             }
         }
 
-        // 4. Residual echo. While the linear filter is not to be trusted, the far end's
-        // recent peak power per bin bounds the echo instead.
+        // 4. Residual echo. Where the linear stage's own estimate cannot be used (see
+        // `BOUND_HOLD_MS`), the far end's recent peak power per bin bounds the echo too.
         // Until the delay is known the echo may come from anywhere in the searched range
         // (a Bluetooth speaker plays 400 ms late): the bound holds that long.
         let decay = if self.delay_known {
