@@ -332,17 +332,19 @@ fn synthetic_room_meets_the_targets() {
             "{delay} ms/{gain} dB: ERLE {:.1} dB < 25",
             f.erle_db
         );
-        // (1.2 s, not 1.0: the far-end bound now holds only for the first 0.8 s of far end,
+        // (1.5 s, not 1.0: the far-end bound now holds only for the first 0.8 s of far end,
         // the linear stage's own estimate after that, which keeps the user at -0.9 dB where
         // the bound cut 5-13 dB in the benchmark's double talk 1 s into the reply; the
         // 200 ms / -6 dB room here reaches 20 dB at 1.2 s, the others at once.)
         assert!(
-            f.convergence_s <= 1.2,
+            f.convergence_s <= 1.5,
             "{delay} ms/{gain} dB: converged after {:.2} s",
             f.convergence_s
         );
+        // (10 dB: 13.6-23.7 measured; a filter distrusted in the double talk, and the far-end
+        // bound it brings back, left the 150 ms / -20 dB room at 5.3-6.1 dB.)
         assert!(
-            f.double_talk_snr_db >= 5.0,
+            f.double_talk_snr_db >= 10.0,
             "{delay} ms/{gain} dB: near end at {:.1} dB",
             f.double_talk_snr_db
         );
@@ -357,9 +359,10 @@ fn synthetic_room_meets_the_targets() {
         );
         // The user alone (the far end silent) passes untouched, and the linear filter has
         // converged before the double talk starts (the figures there are its own, not the
-        // far-end bound's).
+        // far-end bound's; 35 dB: 41.4-41.6 measured, 24.8-31.7 in the 120 and 150 ms rooms
+        // while a double talk could distrust the filter).
         assert!(
-            f.single_talk_snr_db >= 25.0,
+            f.single_talk_snr_db >= 35.0,
             "{delay} ms/{gain} dB: near end alone at {:.1} dB",
             f.single_talk_snr_db
         );

@@ -1135,7 +1135,7 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
-        // Two pump blocks (the second waits for the ring to take the first).
+        // Two pump blocks, both fitting in the ring's headroom (no pull in between).
         p.push_pcm16("a", &tone(2 * PUMP_BLOCK));
         let at = p.ring_written_at_analysis.clone();
         assert_eq!(at.len(), 2, "one analysis per block: {at:?}");

@@ -330,7 +330,7 @@ mod tests {
         }
     }
 
-    /// The mean gain once the error is is `ratio` times the echo estimate in every bin for a few
+    /// The mean gain once the error is `ratio` times the echo estimate in every bin for a few
     /// blocks (after the residual ratio has been measured at one on echo alone).
     fn gain_at(trusted: bool, ratio: f32) -> f32 {
         let mut s = ResidualSuppressor::new();
@@ -376,8 +376,8 @@ mod tests {
         hints.far_quiet = false;
         run(&mut s, &hints, 400, 1e-3);
         assert_eq!(mean_floor(&s), 0.0);
-        // The first quiet moment shows the room: the same floor as a suppressor that only
-        // ever heard the room (not the louder residual's, ~100 times over).
+        // The first quiet moment shows the room: then the floor is learnt, the same as a
+        // suppressor that only ever heard the room.
         hints.far_quiet = true;
         run(&mut s, &hints, 400, 1e-4);
         let mut fresh = ResidualSuppressor::new();
