@@ -173,25 +173,54 @@ pub struct EchoCanceller {
     trust_blocks: u32,
     delay_known: bool,
     suppression: bool,
-    explain_dy: f32,
-    explain_dd: f32,
-    explain_yy: f32,
+    /// The mic's correlation with the echo estimate (does the filter explain the mic?).
+    explained: SmoothedCorrelation,
     far_silent_blocks: u32,
     /// Far-active blocks so far (saturating).
     far_active_blocks: usize,
     bound_hold_blocks: usize,
     never_trusted_blocks: usize,
-    /// Smoothed sums for the error's correlation with the echo estimate, and that
-    /// correlation (negative: the estimate is wrong, see `process_block`).
-    wrong_ey: f32,
-    wrong_ee: f32,
-    wrong_yy: f32,
-    wrong_estimate: f32,
+    /// The error's correlation with the echo estimate (negative: the estimate is wrong,
+    /// see `process_block`).
+    wrong_estimate: SmoothedCorrelation,
+}
+
+/// The normalised correlation of two block streams over exponentially forgotten sums.
+struct SmoothedCorrelation {
+    smoothing: f32,
+    xy: f32,
+    xx: f32,
+    yy: f32,
+}
+
+impl SmoothedCorrelation {
+    fn new(smoothing: f32) -> SmoothedCorrelation {
+        SmoothedCorrelation {
+            smoothing,
+            xy: 0.0,
+            xx: 0.0,
+            yy: 0.0,
+        }
+    }
+
+    /// Adds one block pair, given their energies.
+    fn push(&mut self, x: &[f32], y: &[f32], x_energy: f32, y_energy: f32) {
+        let xy: f32 = x.iter().zip(y).map(|(a, b)| a * b).sum();
+        self.xy = self.smoothing * self.xy + xy;
+        self.xx = self.smoothing * self.xx + x_energy;
+        self.yy = self.smoothing * self.yy + y_energy;
+    }
+
+    /// The correlation (-1..1; 0 before any block).
+    fn value(&self) -> f32 {
+        self.xy / (self.xx * self.yy).sqrt().max(1e-12)
+    }
 }
 
 /// Whether a block whose error is loud may be the user talking over the echo rather than a
 /// failed filter (see `process_block`): not echo alone, the error no louder than the mic,
-/// and the error not anti-correlated with the echo estimate (`wrong_estimate`).
+/// and the error not anti-correlated with the echo estimate (`wrong_estimate`, its
+/// correlation with the error).
 fn may_be_double_talk(
     echo_alone: bool,
     error_energy: f32,
@@ -243,14 +272,9 @@ impl EchoCanceller {
             trust_blocks: 0,
             delay_known: false,
             suppression: true,
-            explain_dy: 0.0,
-            explain_dd: 0.0,
-            explain_yy: 0.0,
+            explained: SmoothedCorrelation::new(EXPLAIN_SMOOTHING),
             far_silent_blocks: u32::MAX,
-            wrong_ey: 0.0,
-            wrong_ee: 0.0,
-            wrong_yy: 0.0,
-            wrong_estimate: 0.0,
+            wrong_estimate: SmoothedCorrelation::new(WRONG_SMOOTHING),
             far_active_blocks: 0,
             bound_hold_blocks: BOUND_HOLD_MS * rate / 1000 / BLOCK,
             never_trusted_blocks: NEVER_TRUSTED_MS * rate / 1000 / BLOCK,
@@ -409,19 +433,10 @@ impl EchoCanceller {
         // envelopes say (in double talk they follow the user; measured: an untrusted filter
         // moved 6 times in 2 s of double talk in a living room and lost 10 dB).
         if far_active {
-            let dy: f32 = near.iter().zip(&lin.echo).map(|(d, y)| d * y).sum();
-            self.explain_dy = EXPLAIN_SMOOTHING * self.explain_dy + dy;
-            self.explain_dd = EXPLAIN_SMOOTHING * self.explain_dd + d2;
-            self.explain_yy = EXPLAIN_SMOOTHING * self.explain_yy + y2;
+            self.explained.push(&near, &lin.echo, d2, y2);
+            self.wrong_estimate.push(&lin.error, &lin.echo, e2r, y2);
         }
-        if far_active {
-            let ey: f32 = lin.error.iter().zip(&lin.echo).map(|(e, y)| e * y).sum();
-            self.wrong_ey = WRONG_SMOOTHING * self.wrong_ey + ey;
-            self.wrong_ee = WRONG_SMOOTHING * self.wrong_ee + e2r;
-            self.wrong_yy = WRONG_SMOOTHING * self.wrong_yy + y2;
-            self.wrong_estimate = self.wrong_ey / (self.wrong_ee * self.wrong_yy).sqrt().max(1e-12);
-        }
-        let explained = self.explain_dy / (self.explain_dd * self.explain_yy).sqrt().max(1e-12);
+        let explained = self.explained.value();
         let failing = (!self.trusted || self.linear_mic_pow < 10.0 * self.linear_err_pow)
             && (!self.delay_known
                 || explained < EXPLAINED_CORRELATION
@@ -445,7 +460,8 @@ impl EchoCanceller {
         // the far-end bound that came back cut them to 3.6-4.2 dB of SNR; at the moment of
         // failure that correlation was -0.01 to -0.19 in double talk, -0.31 to -0.82 after the
         // benchmark's path changes.
-        let maybe_double_talk = may_be_double_talk(echo_alone, e2r, d2, self.wrong_estimate);
+        let maybe_double_talk =
+            may_be_double_talk(echo_alone, e2r, d2, self.wrong_estimate.value());
         // Whether the linear filter is to be trusted: it has cancelled 20 dB on echo alone,
         // and has not since made the mic louder (its estimate is in the wrong place: in
         // double talk it still removes the echo, so the error stays under the mic), nor
