@@ -317,8 +317,13 @@ mod tests {
         b
     }
 
+    /// The mean of a per-bin figure away from the band edges.
+    fn inner_mean(per_bin: &[f32; BINS]) -> f32 {
+        per_bin[4..BINS - 4].iter().sum::<f32>() / (BINS - 8) as f32
+    }
+
     fn mean_floor(s: &ResidualSuppressor) -> f32 {
-        s.noise[4..BINS - 4].iter().sum::<f32>() / (BINS - 8) as f32
+        inner_mean(&s.noise)
     }
 
     /// Runs `blocks` blocks of white error at `rms` with no echo estimate.
@@ -351,7 +356,7 @@ mod tests {
             let e = y.map(|v| v * ratio.sqrt());
             s.process(&mut fft, &e, &y, &hints, &mut out);
         }
-        s.gain[4..BINS - 4].iter().sum::<f32>() / (BINS - 8) as f32
+        inner_mean(&s.gain)
     }
 
     #[test]
@@ -387,7 +392,7 @@ mod tests {
                 let e = noise_block(&mut seed, 1e-2);
                 s.process(&mut fft, &e, &[0.0; BLOCK], &hints, &mut out);
             }
-            s.gain[4..BINS - 4].iter().sum::<f32>() / (BINS - 8) as f32
+            inner_mean(&s.gain)
         };
         let before_trust = gain_with(false);
         let after_failure = gain_with(true);
