@@ -324,6 +324,13 @@ pub struct PlaybackProducer {
     ring_written_at_analysis: Vec<u64>,
 }
 
+/// Frames `ring` may still take while holding at most `target`.
+fn room_below(ring: &HeapProd<f32>, target: usize) -> usize {
+    target
+        .saturating_sub(ring.occupied_len())
+        .min(ring.vacant_len())
+}
+
 impl PlaybackProducer {
     /// Decode one base64 PCM16 delta (little-endian, 24 kHz mono) for `item_id` and queue it.
     /// Bad base64 or an odd byte count is rejected and nothing is queued. Returns the number
@@ -425,9 +432,7 @@ impl PlaybackProducer {
                 let b = &b[k..];
                 let mut pushed = 0;
                 if pending.is_empty() {
-                    let room = target
-                        .saturating_sub(ring.occupied_len())
-                        .min(ring.vacant_len());
+                    let room = room_below(ring, target);
                     pushed = ring.push_slice(&b[..room.min(b.len())]);
                     *ring_written += pushed as u64;
                 }
@@ -494,9 +499,7 @@ impl PlaybackProducer {
 
     /// Frames the ring may still take, keeping it at most prebuffer + headroom.
     fn ring_room(&self) -> usize {
-        self.ring_target()
-            .saturating_sub(self.ring.occupied_len())
-            .min(self.ring.vacant_len())
+        room_below(&self.ring, self.ring_target())
     }
 
     fn drain_pending(&mut self) {
