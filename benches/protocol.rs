@@ -8,7 +8,7 @@ use std::hint::black_box;
 use base64::Engine as _;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use realtime_voice::protocol::client::{
-    input_audio_append, input_audio_append_owned, INPUT_AUDIO_APPEND_OVERHEAD,
+    base64_with_append_room, input_audio_append, input_audio_append_owned,
 };
 use realtime_voice::protocol::server::parse_server_event;
 
@@ -39,14 +39,7 @@ fn bench_append(c: &mut Criterion) {
     // The mic path: the capture encodes into a buffer with room for the event, the worker
     // builds the event in it.
     group.bench_function("encode_then_append_owned_40ms", |b| {
-        b.iter(|| {
-            let chunk = black_box(&chunk);
-            let mut b64 = String::with_capacity(
-                base64::encoded_len(chunk.len(), true).unwrap_or(0) + INPUT_AUDIO_APPEND_OVERHEAD,
-            );
-            base64::engine::general_purpose::STANDARD.encode_string(chunk, &mut b64);
-            input_audio_append_owned(b64)
-        })
+        b.iter(|| input_audio_append_owned(base64_with_append_room(black_box(&chunk))))
     });
     group.finish();
 }

@@ -14,14 +14,15 @@
 //! the session builds around it in place). The resampler uses rubato's sinc resampler with the design
 //! in [`super::resample`] (why: see there).
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
-
 use super::mouth::LevelMeter;
 use super::pcm::{f32_to_i16, scrub};
 use super::resample::StreamResampler;
 use super::{check_rate, AudioError};
+use crate::protocol::client::base64_with_append_room;
+#[cfg(test)]
 use crate::protocol::client::INPUT_AUDIO_APPEND_OVERHEAD;
+#[cfg(test)]
+use base64::{engine::general_purpose::STANDARD, Engine};
 
 /// A sensible `chunk_ms` for `input_audio_buffer.append` (20-40 ms is typical).
 pub const DEFAULT_CHUNK_MS: u32 = 20;
@@ -175,10 +176,7 @@ impl CapturePipeline {
         self.samples_out += samples as u64;
         self.pending.clear();
         // Room for the event around the base64: the worker builds the append in this buffer.
-        let mut base64 = String::with_capacity(
-            base64::encoded_len(self.bytes.len(), true).unwrap_or(0) + INPUT_AUDIO_APPEND_OVERHEAD,
-        );
-        STANDARD.encode_string(&self.bytes, &mut base64);
+        let base64 = base64_with_append_room(&self.bytes);
         sink(CaptureChunk { base64, samples });
     }
 

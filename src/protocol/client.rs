@@ -313,6 +313,17 @@ const EVENT_ID_MAX: usize = 4 + 8 + 1 + 20;
 pub const INPUT_AUDIO_APPEND_OVERHEAD: usize =
     APPEND_HEAD.len() + EVENT_ID_MAX + APPEND_MID.len() + APPEND_TAIL.len();
 
+/// `pcm` as base64 in a `String` with [`INPUT_AUDIO_APPEND_OVERHEAD`] bytes of spare room, so
+/// [`input_audio_append_owned`] builds the event in it without reallocating.
+pub fn base64_with_append_room(pcm: &[u8]) -> String {
+    use base64::Engine;
+    let mut b64 = String::with_capacity(
+        base64::encoded_len(pcm.len(), true).unwrap_or(0) + INPUT_AUDIO_APPEND_OVERHEAD,
+    );
+    base64::engine::general_purpose::STANDARD.encode_string(pcm, &mut b64);
+    b64
+}
+
 /// Whether serde_json writes `s` as it is between the quotes: no `"`, `\\` or control
 /// character (base64 never has one). No early exit, so the loop vectorises.
 fn needs_no_escaping(s: &str) -> bool {
