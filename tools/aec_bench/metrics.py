@@ -154,7 +154,10 @@ def scene_figures(info: dict, outs: dict, comps: dict, rate: int, shape=None) ->
             f[f"dt_{tag}_snr"] = snr
             f[f"dt_{tag}_gain"] = gain
             f[f"dt_{tag}_pesq"] = pesq_wb(target, out, rate, *s[key])
-        t_last = s["model_last_sound"]
+        # The model's last sound as it reaches the mic: the reference's last sound plus the
+        # path's bulk delay (a Bluetooth speaker plays it 180-450 ms later; measured from the
+        # reference alone, the window would hold the reply's last words: double talk).
+        t_last = s["model_last_sound"] + info["room"]["direct_path_ms"] / 1000.0
         na0, na1 = s["near_alone"]
         snr, gain = near_end(target, out, rate, max(na0, t_last + 0.3), na1)
         f["alone_snr"] = snr

@@ -244,7 +244,10 @@ def markdown(sets, methods, elapsed_s, commit, command):
         " delay there).",
         "- Double talk early: the user starts 1 s into the model's first reply (about 2 s of"
         " speech); late: about 10 s in; near end alone: the user starts 50 ms after the model's"
-        " last sound, measured from 300 ms after it. The user's level is set against the echo's"
+        " last sound in the reference, measured from 300 ms after that sound reaches the mic (the"
+        " reference's last sound plus the path's bulk delay, `direct_path_ms`: with a Bluetooth"
+        " speaker the user starts while the model's last words still play). The user's level is"
+        " set against the echo's"
         " (`near` in the scene row: + is louder than the echo).",
         "- VAD: the local server's energy VAD (server_vad defaults: -40 dBFS over 20 ms frames,"
         " 60 ms onset, 500 ms silence) on each output. *speech_started from the model or the game*"
