@@ -137,6 +137,13 @@ impl CapturePipeline {
         self.mono.clear();
         if channels == 1 {
             self.mono.extend(interleaved.iter().map(|&x| scrub(x)));
+        } else if channels == 2 {
+            // The common case on its own: the generic fold does not vectorise.
+            self.mono.extend(
+                interleaved
+                    .chunks_exact(2)
+                    .map(|f| (scrub(f[0]) + scrub(f[1])) * 0.5),
+            );
         } else {
             let inv = 1.0 / channels as f32;
             self.mono.extend(
@@ -156,9 +163,15 @@ impl CapturePipeline {
     /// scrubbed and clamped again, so a processing stage in between cannot break the wire.
     pub fn push_wire(&mut self, mono_wire: &[f32], sink: &mut dyn FnMut(CaptureChunk)) {
         self.level.push(mono_wire);
-        for &x in mono_wire {
-            self.pending.push(f32_to_i16(scrub(x)));
-            if self.pending.len() == self.chunk_samples {
+        let mut rest = mono_wire;
+        while !rest.is_empty() {
+            // A slice at a time up to the chunk's end (the conversion vectorises).
+            let room = self.chunk_samples.saturating_sub(self.pending.len()).max(1);
+            let (now, later) = rest.split_at(room.min(rest.len()));
+            self.pending
+                .extend(now.iter().map(|&x| f32_to_i16(scrub(x))));
+            rest = later;
+            if self.pending.len() >= self.chunk_samples {
                 self.emit(sink);
             }
         }
