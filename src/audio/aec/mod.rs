@@ -80,8 +80,10 @@ const FAR_BOUND_DECAY: f32 = 0.95;
 /// The same while the echo delay is not known yet (-6 dB in ~600 ms).
 const FAR_BOUND_DECAY_UNKNOWN_DELAY: f32 = 0.995;
 /// Per far-active block, how much of the far-end bound remains once the filter is trusted
-/// (fades over ~50 ms).
+/// (a time constant of ~100 ms, a tenth left after ~240 ms).
 const BOUND_FADE: f32 = 0.95;
+/// A fading bound's weight under this is zero.
+const BOUND_GONE: f32 = 1e-6;
 /// The share of the linear stage's predicted residual (from its state variance) the
 /// suppressor takes as residual echo.
 const VARIANCE_RESIDUAL_SHARE: f32 = 0.3;
@@ -123,10 +125,11 @@ const WRONG_ESTIMATE_CORRELATION: f32 = 0.3;
 const FAR_ACTIVE_RMS: f32 = 1e-3;
 /// Per far-active block, what is left of the far-end bound once it lets go of an untrusted
 /// filter (a time constant of ~50 ms, a tenth left after 120 ms): dropped at once, the echo
-/// the linear stage had not learnt yet came through for a moment (measured in the benchmark: 20 dB of ERLE held only 1.1-3.5 s
-/// into the reply in four rooms, the server's VAD heard the lift in three); faded, three of
-/// them hold 20 dB from 0-0.2 s, with the double talk 1 s in unchanged (a slower fade,
-/// 0.95, cost 0.3-0.4 dB there and a user's onset went from 50 to 160 ms in one room).
+/// the linear stage had not learnt yet came through for a moment (measured in the benchmark:
+/// a steady 20 dB came only 1.1-3.5 s into the reply in four rooms, the server's VAD heard
+/// the lift in three); faded, three of them hold 20 dB from 0-0.2 s, with the double talk
+/// 1.5-3.5 s in unchanged (a slower fade, 0.95, cost 0.3-0.4 dB there and a user's onset
+/// went from 50 to 160 ms in one room).
 const BOUND_LIFT_FADE: f32 = 0.9;
 
 /// Figures of the canceller.
@@ -530,6 +533,10 @@ impl EchoCanceller {
         } else if far_active {
             self.unconverged *= BOUND_FADE;
         }
+        // Gone is gone: a fading weight would end in subnormals multiplied into every bin.
+        if self.unconverged < BOUND_GONE {
+            self.unconverged = 0.0;
+        }
         self.hints.unconverged = if self.suppression {
             self.unconverged
         } else {
@@ -797,6 +804,8 @@ mod tests {
             "the bound lingers: {:?}",
             &after_lift[..21]
         );
+        // 1.2 s of far end after the lift: gone, not a subnormal multiplied into every bin.
+        assert_eq!(aec.unconverged, 0.0);
     }
 
     #[test]
