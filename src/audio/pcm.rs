@@ -113,8 +113,12 @@ mod tests {
         // Every half-step of the PCM16 grid past both ends, and its float neighbours.
         for k in -65_600i32..=65_600 {
             let y = k as f32 * 0.5;
-            for y in [y, y.next_up(), y.next_down()] {
-                xs.push(y / SCALE);
+            // The float neighbours by their bits (`next_up` is newer than the crate's MSRV).
+            let bits = y.to_bits();
+            xs.push(y / SCALE);
+            xs.push(f32::from_bits(bits + 1) / SCALE);
+            if bits & 0x7fff_ffff != 0 {
+                xs.push(f32::from_bits(bits - 1) / SCALE);
             }
         }
         let mut state = 0x2545_f491_4f6c_dd1du64;
