@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """What double talk does to a linear echo filter: its ERLE on the echo alone, inside the
-double-talk windows, with the user talking (the ``full`` variant) and without (the ``echo``
-variant: the same far end, room and noise, no user).
+double-talk windows, with the user talking (the ``full`` variant) and without (the same
+variant's echo and room noise summed into a mic without the user: same far end, room, noise).
 
 A linear stage's output is the mic minus its echo estimate, so with the mic's exact components
 known, ``output - near end - room noise`` is the echo it left; its power against the echo's is
 the filter's ERLE on the echo alone, with or without a user talking over it. The difference
 between the two runs is what the filter lost by adapting on the user's voice (and, for the
-later window, what it still had not re-learnt). Only linear methods (``ours-linear``,
-``speex-lin``) measure anything here: a suppressor also scales the user.
+later window, what it still had not re-learnt). Only the linear methods whose output
+is aligned with the mic are accepted (``ours-linear``: ``aec_wav`` takes its latency out;
+``speex-lin``: the MDF adds none): a suppressor also scales the user, and a delayed output
+would count the user as echo left.
 
     python3 tools/aec_bench/linear_dt.py [--set all] [--only ours-linear,speex-lin]
 
@@ -22,6 +24,7 @@ import json
 import math
 import os
 import sys
+import tempfile
 
 import numpy as np
 
@@ -31,6 +34,7 @@ import wavio  # noqa: E402
 from run import default_data_dir  # noqa: E402
 
 WINDOWS = ("double_talk_early", "double_talk_late")
+LINEAR_ALIGNED = ("ours-linear", "speex-lin")
 
 
 def erle_db(echo: np.ndarray, left: np.ndarray, rate: int, t0: float, t1: float) -> float:
@@ -40,12 +44,21 @@ def erle_db(echo: np.ndarray, left: np.ndarray, rate: int, t0: float, t1: float)
     return 10 * math.log10((pe + 1e-20) / (pl + 1e-20))
 
 
-def echo_left(method, variant_dir: str, with_user: bool):
-    """(echo at the mic, what the method left of it, rate)."""
-    out = method.run(os.path.join(variant_dir, "mic.wav"), os.path.join(variant_dir, "ref.wav"))[0]
-    echo, rate = wavio.read(os.path.join(variant_dir, "echo.wav"))
-    noise, _ = wavio.read(os.path.join(variant_dir, "noise.wav"))
-    near = wavio.read(os.path.join(variant_dir, "near.wav"))[0] if with_user else 0 * echo
+def echo_left(method, full_dir: str, with_user: bool):
+    """(echo at the mic, what the method left of it, rate) on the ``full`` variant's mic, or
+    on its echo plus room noise alone."""
+    echo, rate = wavio.read(os.path.join(full_dir, "echo.wav"))
+    noise, _ = wavio.read(os.path.join(full_dir, "noise.wav"))
+    ref = os.path.join(full_dir, "ref.wav")
+    if with_user:
+        out = method.run(os.path.join(full_dir, "mic.wav"), ref)[0]
+        near = wavio.read(os.path.join(full_dir, "near.wav"))[0]
+    else:
+        with tempfile.TemporaryDirectory() as d:
+            mic = os.path.join(d, "mic.wav")
+            wavio.write_float(mic, echo + noise, rate)
+            out = method.run(mic, ref)[0]
+        near = 0 * echo
     n = min(len(out), len(echo))
     return echo[:n], out[:n] - near[:n] - noise[:n], rate
 
@@ -57,7 +70,12 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default=default_data_dir())
     ap.add_argument("--bin", help="an aec_wav binary (default: the release build)")
     a = ap.parse_args(argv)
-    meths = M.make([m for m in a.only.split(",") if m], a.bin, build=a.bin is None, release=True)
+    names = [m for m in a.only.split(",") if m]
+    unaligned = [m for m in names if m not in LINEAR_ALIGNED]
+    if unaligned:
+        print(f"error: {', '.join(unaligned)}: only {', '.join(LINEAR_ALIGNED)} are measured here", file=sys.stderr)
+        return 2
+    meths = M.make(names, a.bin, build=a.bin is None, release=True)
     sets = ["tune", "heldout"] if a.set == "all" else [a.set]
     print(f"{'room':<20}{'method':<13}" + "".join(f"{w[12:] + ' ' + v:>14}" for w in WINDOWS for v in ("user", "no user")))
     for set_name in sets:
@@ -69,10 +87,9 @@ def main(argv=None) -> int:
             info = json.load(open(os.path.join(root, room, "scene.json")))
             seg = info["segments"]
             for m in meths:
-                runs = {
-                    v: echo_left(m, os.path.join(root, room, v), v == "full") for v in ("full", "echo")
-                }
-                row = [erle_db(*runs[v], *seg[w]) for w in WINDOWS for v in ("full", "echo")]
+                full_dir = os.path.join(root, room, "full")
+                runs = {user: echo_left(m, full_dir, user) for user in (True, False)}
+                row = [erle_db(*runs[user], *seg[w]) for w in WINDOWS for user in (True, False)]
                 print(f"{room:<20}{m.name:<13}" + "".join(f"{x:>14.1f}" for x in row), flush=True)
     return 0
 
