@@ -30,7 +30,6 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 /// destroys (p50 36 us) with no switch of its own.
 const DESTROY_BOUND: Duration = Duration::from_millis(100);
 
-/// Destroys `rv` and returns how long the call took; asserts the handle is stale after.
 /// How often this thread has given up its core of its own accord (slept on a lock, a
 /// channel, a socket, a join), from `/proc/thread-self/status`; `None` where there is none.
 fn voluntary_switches() -> Option<u64> {
@@ -41,6 +40,8 @@ fn voluntary_switches() -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
+/// Destroys `rv` and returns how long the call took; asserts the call never slept and the
+/// handle is stale after.
 fn timed_destroy(mut rv: Rv) -> Duration {
     let h = rv.handle;
     let slept_before = voluntary_switches();
