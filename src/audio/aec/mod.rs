@@ -17,7 +17,10 @@
 //!    output (each partition's step from its own state variance against the error the
 //!    block shows: a full step while it knows little, still in double talk, with no
 //!    detector to get wrong), and a coarse NLMS one that follows a changed echo path first
-//!    and then hands it over.
+//!    and then hands it over; once the filter is trusted, a guarded copy of the Kalman
+//!    filter's taps makes the output, taking them only on significant evidence and never at
+//!    a voice's onset, so the user talking over the model does not damage the echo path the
+//!    output uses.
 //! 3. [`suppressor::ResidualSuppressor`] removes the residual echo per frequency bin where
 //!    it dominates, from the linear stage's own measured performance (its state variance,
 //!    and the residual ratio measured on echo alone), sparing the bins where the user's
@@ -307,7 +310,7 @@ impl EchoCanceller {
         // A trusted filter knows where the echo starts better than the envelopes do: its
         // strongest partition (the direct path and first reflections).
         let lag = if self.trusted {
-            Some(self.offset_blocks + self.linear.refined().strongest_partition())
+            Some(self.offset_blocks + self.linear.output_filter().strongest_partition())
         } else {
             self.delay.lag()
         };
@@ -422,7 +425,7 @@ impl EchoCanceller {
         let near = self.in_near;
         let lin = self
             .linear
-            .process(&self.far, &near, far_active, &mut self.fft);
+            .process(&self.far, &near, far_active, self.trusted, &mut self.fft);
         let (d2, e2r, y2) = (lin.mic_energy, lin.error_energy, lin.echo_energy);
 
         // The delay estimator learns only from blocks that look like echo alone: once the
@@ -479,7 +482,10 @@ impl EchoCanceller {
         // filter, adapting unguarded, does worse).
         if far_active && !near_talking {
             self.linear_mic_pow = 0.9 * self.linear_mic_pow + 0.1 * d2;
-            self.linear_err_pow = 0.9 * self.linear_err_pow + 0.1 * e2r;
+            // The better of the two filters: the output filter takes the refined one's taps
+            // whenever they are better on echo alone.
+            let best = e2r.min(lin.refined_error_energy);
+            self.linear_err_pow = 0.9 * self.linear_err_pow + 0.1 * best;
             if !self.trusted {
                 if self.linear_mic_pow > TRUST_RATIO * self.linear_err_pow {
                     self.trust_blocks += 1;
@@ -559,6 +565,7 @@ impl EchoCanceller {
             .linear_residual
             .iter_mut()
             .for_each(|r| *r *= VARIANCE_RESIDUAL_SHARE);
+
         let error = lin.error;
         let mut out = [0f32; BLOCK];
         self.suppressor
