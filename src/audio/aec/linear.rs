@@ -47,6 +47,10 @@ const PRIOR_DECAY_DB_PER_MS: f32 = 0.12;
 const PROCESS_NOISE: f32 = 0.015;
 /// ... and by this fraction while the coarse filter shows the path changed in that bin.
 const PROCESS_NOISE_CHANGED: f32 = 0.05;
+/// Bounds of the state variance (the largest: 4x the prior at the filter's start).
+const MIN_STATE_VAR: f32 = 1e-9;
+/// See [`MIN_STATE_VAR`].
+const MAX_STATE_VAR: f32 = 4.0 * PRIOR_VAR;
 /// Smallest observation noise, relative to the error power: the Kalman step never takes
 /// the whole error as echo (a full step on one block of speech overshoots).
 const MIN_OBSERVATION_FRACTION: f32 = 0.25;
@@ -180,6 +184,10 @@ pub struct LinearStage {
     e_spec_coarse: Spectrum,
     gain: Spectrum,
     denom: [f32; BINS],
+    /// 1 / `denom` where the far end excites the bin, else 0.
+    inv_denom: [f32; BINS],
+    /// The process noise per bin this block (0 where the far end is silent).
+    noise_share: [f32; BINS],
     /// The refined error power each bin shows that the filter's uncertainty does not
     /// explain: near end and noise (observation noise).
     observation: [f32; BINS],
@@ -223,6 +231,8 @@ impl LinearStage {
             e_spec_coarse: [ZERO; BINS],
             gain: [ZERO; BINS],
             denom: [0.0; BINS],
+            inv_denom: [0.0; BINS],
+            noise_share: [0.0; BINS],
             observation: [0.0; BINS],
             err_spec_refined: [0.0; BINS],
             err_spec_coarse: [0.0; BINS],
@@ -419,34 +429,39 @@ impl LinearStage {
             self.denom[k] = 2.0 * self.residual[k] + 2.0 * unexplained + gate;
             self.changed[k] = self.err_spec_coarse[k] < 0.5 * self.err_spec_refined[k];
         }
+        // Per bin: the Kalman gain's scale (zero where the far end is silent: those bins
+        // learn nothing and their variance stays as it is) and the process noise.
         for k in 0..BINS {
-            self.gain[k] = if far.power[k] < gate {
-                ZERO
-            } else {
-                self.e_spec[k] / self.denom[k]
+            let active = far.power[k] >= gate;
+            self.inv_denom[k] = if active { 1.0 / self.denom[k] } else { 0.0 };
+            self.gain[k] = self.e_spec[k] * self.inv_denom[k];
+            self.noise_share[k] = match (active, self.changed[k]) {
+                (false, _) => 0.0,
+                (true, false) => PROCESS_NOISE,
+                (true, true) => PROCESS_NOISE_CHANGED,
             };
         }
         // Kalman update per partition: the step is the partition's variance (in the gain's
         // scale, applied by adapt_scaled); the variance shrinks by what this block taught it
-        // and grows back by the process noise.
+        // and grows back by the process noise. (Branch-free, so it vectorises: it is the
+        // canceller's hottest loop.)
         for p in 0..np {
             let v = &mut self.state_var[p * BINS..(p + 1) * BINS];
             let prior = &self.prior_var[p * BINS..(p + 1) * BINS];
             let x = far.part(p);
             let w = self.refined.partition(p);
-            for k in 0..BINS {
-                if far.power[k] < gate {
-                    continue;
-                }
-                let taught = v[k] * x[k].norm_sqr() / self.denom[k];
-                let shrunk = v[k] * (1.0 - taught).max(0.0);
-                let q = if self.changed[k] {
-                    PROCESS_NOISE_CHANGED
-                } else {
-                    PROCESS_NOISE
-                };
-                let grow = q * (w[k].norm_sqr() + 1e-3 * prior[k]);
-                v[k] = (shrunk + grow).clamp(1e-9, 4.0 * prior[k].max(PRIOR_VAR));
+            for (((((v, x), w), prior), inv), q) in v
+                .iter_mut()
+                .zip(x)
+                .zip(w)
+                .zip(prior)
+                .zip(&self.inv_denom)
+                .zip(&self.noise_share)
+            {
+                let taught = *v * x.norm_sqr() * inv;
+                let shrunk = *v * (1.0 - taught).max(0.0);
+                let grow = q * (w.norm_sqr() + 1e-3 * prior);
+                *v = (shrunk + grow).clamp(MIN_STATE_VAR, MAX_STATE_VAR);
             }
         }
         self.refined
