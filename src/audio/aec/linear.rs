@@ -151,8 +151,13 @@ impl OutputChoice {
         } else {
             Verdict::Keep
         };
-        if verdict != Verdict::Keep {
-            // The two filters are the same again: the evidence starts over.
+        let finite = self.gain_fast.is_finite()
+            && self.gain_slow.is_finite()
+            && self.var_fast.is_finite()
+            && self.var_slow.is_finite();
+        if verdict != Verdict::Keep || !finite {
+            // The two filters are the same again (or a block of absurd levels overflowed
+            // the sums, which would never compare again): the evidence starts over.
             *self = OutputChoice::default();
         }
         verdict
@@ -502,6 +507,11 @@ mod tests {
         // The refined filter far worse: it starts again from the output filter.
         let mut choice = OutputChoice::default();
         assert_eq!(choice.judge(1.0e-4, 9.0e-4, 1.0e-4), Verdict::BackToOutput);
+        // Sums overflowed by absurd levels start over instead of never comparing again.
+        let mut choice = OutputChoice::default();
+        choice.judge(f32::MAX, 0.0, f32::MAX);
+        choice.judge(f32::INFINITY, f32::INFINITY, 1.0);
+        assert_eq!(choice.judge(3.0e-4, 1.8e-4, 1.2e-4), Verdict::TakeRefined);
     }
 
     /// Runs `blocks` blocks through `stage`, the mic being `echo` plus `user`; returns the
