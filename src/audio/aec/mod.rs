@@ -12,15 +12,15 @@
 //!    envelope correlation; the far-end read offset follows it (only while the filters are
 //!    failing: a filter that cancels well knows the delay better), leaving a 53 ms margin
 //!    before the direct path.
-//! 2. [`linear::LinearStage`]: two partitioned-block frequency-domain filters over the next
-//!    320 ms (living rooms ring that long): a frequency-domain Kalman filter that makes the
-//!    output (each partition's step from its own state variance against the error the
-//!    block shows: a full step while it knows little, still in double talk, with no
-//!    detector to get wrong), and a coarse NLMS one that follows a changed echo path first
-//!    and then hands it over; once the filter is trusted, a guarded copy of the Kalman
-//!    filter's taps makes the output, taking them only on significant evidence and never at
-//!    a voice's onset, so the user talking over the model does not damage the echo path the
-//!    output uses.
+//! 2. [`linear::LinearStage`]: partitioned-block frequency-domain filters over the next
+//!    320 ms (living rooms ring that long): a frequency-domain Kalman filter (each
+//!    partition's step from its own state variance against the error the block shows: a
+//!    full step while it knows little, still in double talk, with no detector to get
+//!    wrong), which makes the output until the filter is trusted; a coarse NLMS one that
+//!    follows a changed echo path first and then hands it over; and, once the filter is
+//!    trusted, a guarded copy of the Kalman filter's taps that makes the output, taking them
+//!    only on significant evidence and never at a voice's onset, so the user talking over
+//!    the model does not damage the echo path the output uses.
 //! 3. [`suppressor::ResidualSuppressor`] removes the residual echo per frequency bin where
 //!    it dominates, from the linear stage's own measured performance (its state variance,
 //!    and the residual ratio measured on echo alone), sparing the bins where the user's
