@@ -81,6 +81,23 @@ impl Readiness {
         wakeups.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Sleeps like [`Readiness::wait`], with `bell`'s flag up (senders ring only then),
+    /// unless `has_work` (looked at once the flag is up) says a command is queued.
+    pub fn park(
+        &mut self,
+        bell: &super::doorbell::Doorbell,
+        timeout: Duration,
+        wakeups: &AtomicU64,
+        has_work: impl FnOnce() -> bool,
+    ) {
+        match bell.park(&mut self.poll, &mut self.events, timeout, has_work) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => std::thread::sleep(timeout.min(Duration::from_millis(10))),
+        }
+        wakeups.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// One wait of the dial: `Err` when the host is closing or the deadline passed.
     fn dial_wait(
         &mut self,

@@ -5,6 +5,7 @@
 
 pub mod conversation;
 pub mod dial;
+pub mod doorbell;
 pub mod echo_recording;
 pub mod events;
 pub mod history;
@@ -138,27 +139,28 @@ pub enum Command {
     Close,
 }
 
-/// The host's side of the command queue: every command queued wakes the worker, which
-/// otherwise sleeps until its socket or a timer needs it.
+/// The host's side of the command queue: a command queued while the worker sleeps wakes
+/// it (the worker otherwise sleeps until its socket or a timer needs it); one queued while
+/// it is awake costs no system call, the worker looks at the queue before it sleeps again.
 pub struct CommandSender {
     tx: Sender<Command>,
     /// Shared with the worker, which keeps it alive: a wake-up queued just before the
     /// session is freed must not vanish with the waker's descriptor.
-    waker: Arc<mio::Waker>,
+    bell: Arc<doorbell::Doorbell>,
 }
 
 impl CommandSender {
-    /// Queues `cmd` (never blocks) and wakes the worker.
+    /// Queues `cmd` (never blocks) and wakes the worker if it sleeps.
     pub fn try_send(&self, cmd: Command) -> Result<(), TrySendError<Command>> {
         self.tx.try_send(cmd)?;
-        self.wake();
+        self.bell.ring();
         Ok(())
     }
 
-    /// Wakes the worker (to see `closing`, or a queue it has not drained).
+    /// Wakes the worker wherever it sleeps (to see `closing`, also while dialling or
+    /// backing off, where it does not look at the queue).
     pub fn wake(&self) {
-        // Fails only when the poll is gone, i.e. the worker ended: nothing to wake.
-        let _ = self.waker.wake();
+        self.bell.wake();
     }
 }
 
@@ -271,7 +273,8 @@ pub struct Session {
     producer: Mutex<Option<PlaybackProducer>>,
     cmd_tx: CommandSender,
     cmd_rx: Receiver<Command>,
-    /// The poll the worker sleeps on (its waker is in `cmd_tx`); moved into the worker on connect.
+    /// The poll the worker sleeps on (its waker is in `cmd_tx`'s doorbell); moved into the
+    /// worker on connect.
     poll: Mutex<Option<mio::Poll>>,
     /// The worker thread, once connected; detached (never joined) when the session goes.
     worker: Mutex<Option<JoinHandle<()>>>,
@@ -312,8 +315,9 @@ impl Session {
             SessionError::InvalidState(format!("could not create the session's poll: {e}"))
         };
         let poll = mio::Poll::new().map_err(no_poll)?;
-        let waker = Arc::new(mio::Waker::new(poll.registry(), dial::WAKE).map_err(no_poll)?);
-        let cmd_tx = CommandSender { tx, waker };
+        let waker = mio::Waker::new(poll.registry(), dial::WAKE).map_err(no_poll)?;
+        let bell = Arc::new(doorbell::Doorbell::new(waker));
+        let cmd_tx = CommandSender { tx, bell };
         let shared = Arc::new(SessionShared {
             state: AtomicI32::new(SessionState::Idle as i32),
             events: JsonQueue::new(config.event_queue_capacity as usize),
@@ -375,17 +379,19 @@ impl Session {
         let shared = Arc::clone(&self.shared);
         let config = self.config.clone();
         let cmd_rx = self.cmd_rx.clone();
-        let waker = Arc::clone(&self.cmd_tx.waker);
+        let bell = Arc::clone(&self.cmd_tx.bell);
         self.shared.set_state(SessionState::Connecting, None, None);
         let handle = std::thread::Builder::new()
             .name("realtime-voice-worker".into())
             .spawn(move || {
                 let _slot = slot; // released when the worker ends, whatever way
-                let _waker = waker; // open while the worker can still sleep on its poll
+                                  // The waker stays open while the worker can still sleep on its poll.
+                let worker_bell = Arc::clone(&bell);
                 let shared_for_panic = Arc::clone(&shared);
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-                    worker::run(shared, config, producer, cmd_rx, poll)
+                    worker::run(shared, config, producer, cmd_rx, poll, worker_bell)
                 }));
+                drop(bell);
                 if result.is_err() {
                     shared_for_panic.error(
                         "internal",

@@ -3,8 +3,8 @@
 //! out what the conversation asks for (client events to send, host events, tool calls).
 //!
 //! One thread owns the socket and sleeps on the session's `mio` poll until the socket is
-//! readable or writable, the host queued a command (every send wakes the poll), or a
-//! timer is due: playback pacing while model audio is held, the half-duplex tail, the
+//! readable or writable, the host queued a command (a send wakes the poll when the worker
+//! sleeps; see [`super::doorbell`]), or a timer is due: playback pacing while model audio is held, the half-duplex tail, the
 //! keepalive ping and dead-connection check, the reconnect backoff. An idle ready
 //! session wakes for its keepalive only. Readiness is edge-triggered, so every wake-up
 //! reads until `WouldBlock` (or sets a zero timeout when it stopped early); partial
@@ -12,6 +12,7 @@
 
 use super::conversation::{Conversation, End, Env, Output, Settings};
 use super::dial::{self, DialError, Readiness, Socket};
+use super::doorbell::Doorbell;
 use super::events::SessionState;
 use super::history::History;
 use super::{Command, SessionShared};
@@ -43,6 +44,8 @@ struct Worker {
     producer: PlaybackProducer,
     cmd_rx: Receiver<Command>,
     ready: Readiness,
+    /// Raised while the worker sleeps between commands, so that senders ring only then.
+    bell: Arc<Doorbell>,
     rng: u64,
     last_playback_active: Option<Instant>,
     ever_ready: bool,
@@ -57,6 +60,7 @@ pub fn run(
     producer: PlaybackProducer,
     cmd_rx: Receiver<Command>,
     poll: mio::Poll,
+    bell: Arc<Doorbell>,
 ) {
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -71,6 +75,7 @@ pub fn run(
             poll,
             events: mio::Events::with_capacity(16),
         },
+        bell,
         rng: seed | 1,
         last_playback_active: None,
         history: History::new(0),
@@ -440,8 +445,15 @@ impl Worker {
             } else {
                 due.saturating_duration_since(Instant::now())
             };
-            self.ready
-                .wait(Some(timeout), &self.shared.stats.worker_wakeups);
+            // Senders ring only while the flag is up; a command queued before it went up
+            // is seen here and the worker does not sleep on it.
+            let cmd_rx = &self.cmd_rx;
+            self.ready.park(
+                &self.bell,
+                timeout,
+                &self.shared.stats.worker_wakeups,
+                || !cmd_rx.is_empty(),
+            );
         }
     }
 
