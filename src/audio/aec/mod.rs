@@ -593,8 +593,8 @@ impl EchoCanceller {
 mod tests {
     use super::*;
 
-    /// Deterministic noise in [-1, 1).
-    fn noise(seed: &mut u64) -> f32 {
+    /// Deterministic noise in [-1, 1) (the stages' tests use it too).
+    pub(super) fn noise(seed: &mut u64) -> f32 {
         *seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
         ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
     }
