@@ -67,18 +67,28 @@ pub struct Readiness {
     pub events: Events,
 }
 
+/// After a poll: counts the wake-up in `wakeups`; a poll that failed sleeps `failed_sleep`.
+fn woke(result: io::Result<()>, failed_sleep: Duration, wakeups: &AtomicU64) {
+    match result {
+        Ok(()) => {}
+        // EINTR: a signal; the caller looks at everything again anyway.
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+        // The poll itself failing leaves nothing to wait on: do not spin.
+        Err(_) => std::thread::sleep(failed_sleep),
+    }
+    wakeups.fetch_add(1, Ordering::Relaxed);
+}
+
 impl Readiness {
     /// Sleeps until the socket or the waker is ready, or `timeout` passes; counts the
     /// wake-up in `wakeups`.
     pub fn wait(&mut self, timeout: Option<Duration>, wakeups: &AtomicU64) {
-        match self.poll.poll(&mut self.events, timeout) {
-            Ok(()) => {}
-            // EINTR: a signal; the caller looks at everything again anyway.
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            // The poll itself failing leaves nothing to wait on: do not spin.
-            Err(_) => std::thread::sleep(timeout.unwrap_or(Duration::from_millis(10))),
-        }
-        wakeups.fetch_add(1, Ordering::Relaxed);
+        let result = self.poll.poll(&mut self.events, timeout);
+        woke(
+            result,
+            timeout.unwrap_or(Duration::from_millis(10)),
+            wakeups,
+        );
     }
 
     /// Sleeps like [`Readiness::wait`], with `bell`'s flag up (senders ring only then),
@@ -90,12 +100,12 @@ impl Readiness {
         wakeups: &AtomicU64,
         has_work: impl FnOnce() -> bool,
     ) {
-        match bell.park(&mut self.poll, &mut self.events, timeout, has_work) {
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => std::thread::sleep(timeout.min(Duration::from_millis(10))),
-        }
-        wakeups.fetch_add(1, Ordering::Relaxed);
+        let result = bell.park(&mut self.poll, &mut self.events, timeout, has_work);
+        woke(
+            result.map(|_| ()),
+            timeout.min(Duration::from_millis(10)),
+            wakeups,
+        );
     }
 
     /// One wait of the dial: `Err` when the host is closing or the deadline passed.

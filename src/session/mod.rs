@@ -385,13 +385,11 @@ impl Session {
             .name("realtime-voice-worker".into())
             .spawn(move || {
                 let _slot = slot; // released when the worker ends, whatever way
-                                  // The waker stays open while the worker can still sleep on its poll.
-                let worker_bell = Arc::clone(&bell);
+                let _bell = Arc::clone(&bell); // open while the worker can still sleep on its poll
                 let shared_for_panic = Arc::clone(&shared);
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-                    worker::run(shared, config, producer, cmd_rx, poll, worker_bell)
+                    worker::run(shared, config, producer, cmd_rx, poll, bell)
                 }));
-                drop(bell);
                 if result.is_err() {
                     shared_for_panic.error(
                         "internal",
