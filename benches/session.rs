@@ -15,7 +15,9 @@
 //!   second (`RvStats::worker_wakeups`) and its CPU share (from /proc schedstat, in ns).
 //!
 //! The latency distributions are printed as p50/p99 tables (criterion measures means; the
-//! tails matter here); criterion also times the push-to-socket path with `iter_custom`.
+//! tails matter here), each followed by its p99.9 and its counts over 0.5 ms and 1 ms (to pool
+//! over runs); criterion also times the push-to-socket path with `iter_custom`.
+//! `SESSION_BENCH_SAMPLES=DIR` also writes each table's samples (ns, one a line) to `DIR`.
 //! `SESSION_BENCH_PARTS=cpu` (or `latency`, `idle`, comma-separated) runs only those parts,
 //! for a profiler.
 
@@ -108,6 +110,33 @@ fn percentiles(mut v: Vec<Duration>) -> (Duration, Duration, Duration) {
     (at(0.5), at(0.99), *v.last().unwrap())
 }
 
+/// The far tail of a latency table, which one run's p99 does not resolve (a run's p99 is one
+/// sample of ten in 1000 either waiting for a scheduler tick or not): p99.9 and how many
+/// samples took over 0.5 ms and over 1 ms, counts that can be pooled over runs.
+fn tail(v: &[Duration]) -> String {
+    let mut v = v.to_vec();
+    v.sort();
+    let p999 = v[((v.len() as f64 - 1.0) * 0.999).round() as usize];
+    let over = |limit: Duration| v.iter().filter(|&&d| d > limit).count();
+    format!(
+        "p99.9 {p999:?}, {} over 0.5 ms, {} over 1 ms",
+        over(Duration::from_micros(500)),
+        over(Duration::from_millis(1))
+    )
+}
+
+/// With `SESSION_BENCH_SAMPLES=DIR`, writes a table's samples to `DIR/NAME.txt`, one a line in
+/// ns, in the order taken, for tests over the samples of many runs.
+fn dump_samples(name: &str, v: &[Duration]) {
+    if let Ok(dir) = std::env::var("SESSION_BENCH_SAMPLES") {
+        let text: String = v.iter().map(|d| format!("{}\n", d.as_nanos())).collect();
+        let path = std::path::Path::new(&dir).join(format!("{name}.txt"));
+        if let Err(e) = std::fs::write(&path, text) {
+            eprintln!("could not write {}: {e}", path.display());
+        }
+    }
+}
+
 /// How a push-to-socket sample went: from the push that completed the chunk to the server's
 /// read, the part of it spent inside `rv_push_mic` (resampling, the echo canceller, chunking,
 /// queueing; the rest is the worker's wake-up, the socket and the server's read), and whether
@@ -175,14 +204,22 @@ fn push_to_wire_table(c: Option<&mut Criterion>, echo_cancellation: bool) {
         .iter()
         .map(|s| s.total.saturating_sub(s.in_call))
         .collect();
+    let echo = if echo_cancellation { "on" } else { "off" };
+    dump_samples(&format!("push-{echo}-total"), &total);
+    dump_samples(&format!("push-{echo}-in-call"), &in_call);
+    let tails = format!(
+        "push -> append {}; inside rv_push_mic {}",
+        tail(&total),
+        tail(&in_call)
+    );
     let (p50, p99, max) = percentiles(total);
     let (c50, c99, _) = percentiles(in_call);
     let (w50, w99, _) = percentiles(after_call);
-    let echo = if echo_cancellation { "on" } else { "off" };
     println!(
         "\nmic push -> append read by the server, echo cancellation {echo} (1000 samples): \
          p50 {p50:?}, p99 {p99:?}, max {max:?}; of which inside rv_push_mic p50 {c50:?}, p99 {c99:?}; \
-         after it returned (wake, worker, socket) p50 {w50:?}, p99 {w99:?}; {sent_before_return} read before the call returned; {stalls} stalls"
+         after it returned (wake, worker, socket) p50 {w50:?}, p99 {w99:?}; {sent_before_return} read before the call returned; {stalls} stalls; \
+         tail: {tails}"
     );
     if let Some(c) = c {
         c.bench_function("session/mic push to socket (20 ms chunk)", |b| {
@@ -246,8 +283,10 @@ fn latency_tables(c: &mut Criterion) {
             }
         }
     }
+    dump_samples("delta-pull-ready", &samples);
+    let tails = tail(&samples);
     let (p50, p99, max) = percentiles(samples);
-    println!("server delta flushed -> rv_pull_playback has audio (500 samples): p50 {p50:?}, p99 {p99:?}, max {max:?}\n");
+    println!("server delta flushed -> rv_pull_playback has audio (500 samples): p50 {p50:?}, p99 {p99:?}, max {max:?}; tail: {tails}\n");
     rv_session_destroy(h);
 }
 
