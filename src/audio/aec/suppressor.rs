@@ -10,8 +10,8 @@
 //! state variance predicts, and the residual-to-echo ratio measured per bin on blocks of
 //! echo alone times this block's echo estimate. Once the linear filter is trusted, that
 //! estimate is subtracted (a bin keeps the share of its power that is not residual echo),
-//! at a tenth of it in a block that is not echo alone (both estimates overstate the
-//! residual under the user's voice);
+//! at a tenth of it in a block that is not echo alone and whose error does not follow the
+//! echo estimate (both estimates overstate the residual under the user's voice);
 //! before, it is less sure, and a bin whose error is under four times the estimate is gated
 //! instead, the rest still passing at their natural level, so the user is heard from the
 //! first second of the model's first reply. In the first syllables, and whenever the
@@ -30,14 +30,16 @@ const OVERESTIMATE: f32 = 1.0;
 /// share of the error: an error that is mostly echo would otherwise be taken for the
 /// room, and the comfort noise would play the echo back at random phase.
 const FLOOR_ECHO_SHARE: f32 = 0.3;
-/// In a block that is not echo alone (the user talking over the echo, or louder room noise)
-/// once the filter is trusted, the residual echo is taken at this share of its estimate:
-/// both estimates are made for echo alone, and they overstate what the linear stage leaves
-/// under a voice (measured in the benchmark's twelve rooms 10 s into the reply, the sum of
-/// the estimate over the true residual: 3-19 dB, mean 11, where on echo alone the residual
-/// ratio alone is within -2.5..+5.6 dB); at a full share the user lost 1-8 dB of SNR to
-/// bins taken for echo. On echo alone, the overstatement is what cancels the echo to
-/// 35-57 dB, and it stays.
+/// In a block that is not echo alone (the mic over 1.3x the echo estimate: the user talking
+/// over the echo, or room noise or loudspeaker distortion the estimate lacks) whose error does
+/// not follow the echo estimate (a changed path's does), once the filter is trusted, the
+/// residual echo is taken at this share of its estimate: both estimates are made for echo
+/// alone, and they overstate what the linear stage leaves under a voice (measured in the
+/// benchmark's twelve rooms 10 s into the reply, before the ratio's rule in the canceller, the
+/// sum of the estimate over the true residual: 3.8-21.3 dB, mean 11, where on echo alone the
+/// residual ratio alone is within -2.2..+6.3 dB); at a full share the user lost 1-8 dB of SNR
+/// to bins taken for echo. On echo alone, the overstatement is what cancels the echo to
+/// 34-57 dB, and it stays.
 const DOUBLE_TALK_RESIDUAL_SHARE: f32 = 0.1;
 /// Bounds of the measured residual-to-echo ratio: at most this (an estimate still far too
 /// small early on)...
@@ -84,12 +86,16 @@ pub struct ResidualHints {
     pub unconverged: f32,
     /// The residual echo power the linear stage's state variance predicts, per bin.
     pub linear_residual: [f32; BINS],
-    /// This block is (almost surely) echo alone: the mic no louder than the echo estimate
-    /// (else, once the filter is trusted, the residual estimate is taken at
-    /// `DOUBLE_TALK_RESIDUAL_SHARE`).
+    /// This block is (almost surely) echo alone: the mic under 1.3x the echo estimate (else,
+    /// once the filter is trusted and unless `error_follows_echo`, the residual estimate is
+    /// taken at `DOUBLE_TALK_RESIDUAL_SHARE`).
     pub echo_alone: bool,
+    /// The linear error follows the echo estimate (correlates with it): it is echo the
+    /// filter gets wrong (a changed path), not a voice.
+    pub error_follows_echo: bool,
     /// The residual ratio may be measured on this block: echo alone, and (once the filter
-    /// is trusted) a linear error so far under the mic that no voice is hidden in it.
+    /// is trusted) a linear error far under the mic (a voice 15 dB under the block can still
+    /// be in it) or one that follows the echo estimate.
     pub residual_measurable: bool,
     /// The error may show the room's noise floor: the linear filter is not leaving most of
     /// the mic in it while the far end plays (double talk, or an echo it does not cancel).
@@ -112,6 +118,7 @@ impl ResidualHints {
             unconverged: 1.0,
             linear_residual: [0.0; BINS],
             echo_alone: false,
+            error_follows_echo: false,
             residual_measurable: false,
             floor_visible: true,
             far_quiet: true,
@@ -268,7 +275,7 @@ impl ResidualSuppressor {
                 self.leak[k] += a * (r - self.leak[k]);
             }
             let mut linear = (self.leak[k] * y2).max(hints.linear_residual[k]);
-            if hints.trusted && !hints.echo_alone {
+            if hints.trusted && !hints.echo_alone && !hints.error_follows_echo {
                 linear *= DOUBLE_TALK_RESIDUAL_SHARE;
             }
             let residual = OVERESTIMATE * linear + pre * hints.far_bound[k];
