@@ -150,7 +150,7 @@ pub struct AecStats {
     /// Echo return loss enhancement, dB: mic over output power, smoothed over blocks where
     /// the far end plays.
     pub erle_db: f32,
-    /// Whether the linear filter has converged (cancelled 12 dB of echo alone, and has not
+    /// Whether the linear filter has converged (cancelled 20 dB of echo alone, and has not
     /// failed since).
     pub converged: bool,
 }
