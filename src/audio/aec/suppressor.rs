@@ -362,30 +362,48 @@ mod tests {
         }
     }
 
-    /// The mean gain once the error is `ratio` times the echo estimate in every bin for a few
-    /// blocks (after the residual ratio has been measured at one on echo alone), in blocks
-    /// that count as echo alone or not (`echo_alone`; the ratio is not measured on them).
-    fn gain_in(trusted: bool, echo_alone: bool, ratio: f32) -> f32 {
+    /// A suppressor whose residual ratio has been measured at one on 200 blocks of echo
+    /// alone (white noise at 1e-2, the error equal to the echo estimate), with its hints
+    /// (trust off, bound gone, far end playing) and the noise seed to go on with.
+    fn measured_at_one(seed: u64) -> (ResidualSuppressor, ResidualHints, u64) {
         let mut s = ResidualSuppressor::new();
         let mut hints = ResidualHints::new();
         hints.unconverged = 0.0;
         hints.far_quiet = false;
-        let (mut fft, mut out, mut seed) = (Fft::new(), [0f32; BLOCK], 9u64);
         hints.echo_alone = true;
         hints.residual_measurable = true;
-        for _ in 0..200 {
-            let y = noise_block(&mut seed, 1e-2);
-            s.process(&mut fft, &y, &y, &hints, &mut out);
+        let mut seed = seed;
+        feed(&mut s, &hints, &mut seed, 200, 1.0);
+        (s, hints, seed)
+    }
+
+    /// Runs `blocks` blocks of white echo estimate at 1e-2 with the error `ratio` times it
+    /// in power.
+    fn feed(
+        s: &mut ResidualSuppressor,
+        hints: &ResidualHints,
+        seed: &mut u64,
+        blocks: usize,
+        ratio: f32,
+    ) {
+        let (mut fft, mut out) = (Fft::new(), [0f32; BLOCK]);
+        for _ in 0..blocks {
+            let y = noise_block(seed, 1e-2);
+            let e = y.map(|v| v * ratio.sqrt());
+            s.process(&mut fft, &e, &y, hints, &mut out);
         }
+    }
+
+    /// The mean gain once the error is `ratio` times the echo estimate in every bin for a few
+    /// blocks (after the residual ratio has been measured at one on echo alone), in blocks
+    /// that count as echo alone or not (`echo_alone`; the ratio is not measured on them).
+    fn gain_in(trusted: bool, echo_alone: bool, ratio: f32) -> f32 {
+        let (mut s, mut hints, mut seed) = measured_at_one(9);
         hints.echo_alone = echo_alone;
         hints.residual_measurable = false;
         hints.trusted = trusted;
         // A few blocks: the frame spans two, and the gain falls over a few.
-        for _ in 0..6 {
-            let y = noise_block(&mut seed, 1e-2);
-            let e = y.map(|v| v * ratio.sqrt());
-            s.process(&mut fft, &e, &y, &hints, &mut out);
-        }
+        feed(&mut s, &hints, &mut seed, 6, ratio);
         inner_mean(&s.gain)
     }
 
@@ -425,23 +443,9 @@ mod tests {
         // user quiet under the echo) that the canceller does not let the ratio learn from:
         // the ratio stays; with them measurable it rises.
         let leak_after = |measurable: bool| {
-            let mut s = ResidualSuppressor::new();
-            let mut hints = ResidualHints::new();
-            hints.unconverged = 0.0;
-            hints.far_quiet = false;
-            hints.echo_alone = true;
-            hints.residual_measurable = true;
-            let (mut fft, mut out, mut seed) = (Fft::new(), [0f32; BLOCK], 13u64);
-            for _ in 0..200 {
-                let y = noise_block(&mut seed, 1e-2);
-                s.process(&mut fft, &y, &y, &hints, &mut out);
-            }
+            let (mut s, mut hints, mut seed) = measured_at_one(13);
             hints.residual_measurable = measurable;
-            for _ in 0..100 {
-                let y = noise_block(&mut seed, 1e-2);
-                let e = y.map(|v| v * 2f32.sqrt());
-                s.process(&mut fft, &e, &y, &hints, &mut out);
-            }
+            feed(&mut s, &hints, &mut seed, 100, 2.0);
             inner_mean(&s.leak)
         };
         let kept = leak_after(false);
