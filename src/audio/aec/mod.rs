@@ -504,8 +504,8 @@ impl EchoCanceller {
         // the far-end bound that came back cut them to 3.6-4.2 dB of SNR; at the moment of
         // failure that correlation was -0.01 to -0.19 in double talk, -0.31 to -0.82 after the
         // benchmark's path changes.
-        let maybe_double_talk =
-            may_be_double_talk(echo_alone, e2r, d2, self.wrong_estimate.value());
+        let error_echo_correlation = self.wrong_estimate.value();
+        let maybe_double_talk = may_be_double_talk(echo_alone, e2r, d2, error_echo_correlation);
         // Whether the linear filter is to be trusted: it has cancelled 20 dB on echo alone,
         // and has not since made the mic louder (its estimate is in the wrong place: in
         // double talk it still removes the echo, so the error stays under the mic), nor
@@ -580,7 +580,7 @@ impl EchoCanceller {
             0.0
         };
         self.hints.echo_alone = echo_alone;
-        let error_follows_echo = follows_echo(self.wrong_estimate.value());
+        let error_follows_echo = follows_echo(error_echo_correlation);
         self.hints.error_follows_echo = error_follows_echo;
         self.hints.residual_measurable =
             residual_measurable(echo_alone, self.trusted, error_follows_echo, e2r, d2);
@@ -632,6 +632,21 @@ mod tests {
     pub(super) fn noise(seed: &mut u64) -> f32 {
         *seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
         ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    }
+
+    /// `n` samples of a far end in syllables: white noise at 0.3 in bursts of 100-300 ms at
+    /// 24 kHz, about 30 % of them silent.
+    fn syllables(n: usize, seed: &mut u64) -> Vec<f32> {
+        let mut far = Vec::with_capacity(n);
+        while far.len() < n {
+            let len = 2400 + ((noise(seed) + 1.0) * 2400.0) as usize;
+            let level = if noise(seed) > -0.4 { 0.3 } else { 0.0 };
+            for _ in 0..len {
+                far.push(level * noise(seed));
+            }
+        }
+        far.truncate(n);
+        far
     }
 
     #[test]
@@ -764,15 +779,7 @@ mod tests {
         // back and suppresses what the filter cannot.
         let mut seed = 21u64;
         let n = 24_000 * 9;
-        let mut far = Vec::with_capacity(n);
-        while far.len() < n {
-            let len = 2400 + ((noise(&mut seed) + 1.0) * 2400.0) as usize;
-            let level = if noise(&mut seed) > -0.4 { 0.3 } else { 0.0 };
-            for _ in 0..len {
-                far.push(level * noise(&mut seed));
-            }
-        }
-        far.truncate(n);
+        let far = syllables(n, &mut seed);
         let delay = 1200.0; // 50 ms
         let mic: Vec<f32> = (0..n)
             .map(|i| {
@@ -890,15 +897,7 @@ mod tests {
     fn after_a_path_gain_change(scale: f32) -> f32 {
         let mut seed = 31u64;
         let n = 24_000 * 8;
-        let mut far = Vec::with_capacity(n);
-        while far.len() < n {
-            let len = 2400 + ((noise(&mut seed) + 1.0) * 2400.0) as usize;
-            let level = if noise(&mut seed) > -0.4 { 0.3 } else { 0.0 };
-            for _ in 0..len {
-                far.push(level * noise(&mut seed));
-            }
-        }
-        far.truncate(n);
+        let far = syllables(n, &mut seed);
         let taps: Vec<f32> = (0..2400)
             .map(|i| 0.3 * noise(&mut seed) * (-(i as f32) / 300.0).exp())
             .collect();
