@@ -84,6 +84,10 @@ pub struct ResidualHints {
     pub far_bound: [f32; BINS],
     /// How much of the far-end bound holds (0-1): 1 while the filter cannot be relied on.
     pub unconverged: f32,
+    /// Per bin: the filter has never been trusted and the far end has barely excited this
+    /// bin yet, so what the filter learnt says nothing of it: the bound holds there in full
+    /// even where `unconverged` has let go.
+    pub unlearnt: [bool; BINS],
     /// The residual echo power the linear stage's state variance predicts, per bin.
     pub linear_residual: [f32; BINS],
     /// This block is (almost surely) echo alone: the mic under 1.3x the echo estimate (else,
@@ -116,6 +120,7 @@ impl ResidualHints {
         ResidualHints {
             far_bound: [0.0; BINS],
             unconverged: 1.0,
+            unlearnt: [true; BINS],
             linear_residual: [0.0; BINS],
             echo_alone: false,
             error_follows_echo: false,
@@ -237,8 +242,11 @@ impl ResidualSuppressor {
         for k in 0..BINS {
             let e2 = self.e_spec[k].norm_sqr();
             let y2 = self.y_spec[k].norm_sqr();
+            // A bin the far end has barely excited is bounded in full (the rest of the
+            // bound that `unconverged` lets go of).
+            let bound = if hints.unlearnt[k] { path_gain } else { pre };
             let before = OVERESTIMATE * (self.leak[k] * y2).max(hints.linear_residual[k])
-                + pre * hints.far_bound[k];
+                + bound * hints.far_bound[k];
             // The room's noise floor: the quietest the error has been lately, where the
             // echo does not dominate it.
             self.smoothed[k] += NOISE_SMOOTHING * (e2 - self.smoothed[k]);
@@ -278,7 +286,7 @@ impl ResidualSuppressor {
             if hints.trusted && !hints.echo_alone && !hints.error_follows_echo {
                 linear *= DOUBLE_TALK_RESIDUAL_SHARE;
             }
-            let residual = OVERESTIMATE * linear + pre * hints.far_bound[k];
+            let residual = OVERESTIMATE * linear + bound * hints.far_bound[k];
             let target = if residual <= 0.0 || e2 <= 0.0 {
                 1.0
             } else if !hints.trusted && e2 < UNTRUSTED_GATE_RATIO * linear {
@@ -484,6 +492,32 @@ mod tests {
             after_failure > 0.2 && after_failure < 0.8,
             "{after_failure}"
         );
+    }
+
+    #[test]
+    fn a_bin_the_far_end_has_not_excited_keeps_the_bound_once_it_lets_go_of_the_others() {
+        // The bound has let go (`unconverged` 0) of a filter never trusted, and the error is
+        // at the far end's peak power, all of it unexplained: the unlearnt half of the bins
+        // is still gated by the bound, the learnt half passes.
+        let mut s = ResidualSuppressor::new();
+        let mut hints = ResidualHints::new();
+        hints.far_quiet = false;
+        hints.unconverged = 0.0;
+        hints.trusted = true; // (no gate: only the bound decides)
+        hints.far_bound = [128.0 * 1e-4; BINS];
+        for (k, u) in hints.unlearnt.iter_mut().enumerate() {
+            *u = k < BINS / 2;
+        }
+        let (mut fft, mut out, mut seed) = (Fft::new(), [0f32; BLOCK], 7u64);
+        for _ in 0..6 {
+            let e = noise_block(&mut seed, 1e-2);
+            s.process(&mut fft, &e, &[0.0; BLOCK], &hints, &mut out);
+        }
+        let mean = |g: &[f32]| g.iter().sum::<f32>() / g.len() as f32;
+        let unlearnt = mean(&s.gain[4..BINS / 2]);
+        let learnt = mean(&s.gain[BINS / 2..BINS - 4]);
+        assert!(unlearnt < 0.15, "{unlearnt}");
+        assert!(learnt > 0.9, "{learnt}");
     }
 
     #[test]
