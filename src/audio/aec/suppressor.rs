@@ -472,7 +472,7 @@ mod tests {
             let mut hints = ResidualHints::new();
             hints.far_quiet = false;
             hints.unconverged = 1.0;
-            hints.trusted = true; // (no gate: only the bound decides)
+            hints.trusted = true; // (the linear stage removed nothing: only the bound can act)
             hints.ever_trusted = ever_trusted;
             let (mut fft, mut out, mut seed) = (Fft::new(), [0f32; BLOCK], 3u64);
             // The bound: the error's mean power per bin (white noise at 1e-2 through the
@@ -503,7 +503,7 @@ mod tests {
         let mut hints = ResidualHints::new();
         hints.far_quiet = false;
         hints.unconverged = 0.0;
-        hints.trusted = true; // (no gate: only the bound decides)
+        hints.trusted = true; // (the linear stage removed nothing: only the bound can act)
         hints.far_bound = [128.0 * 1e-4; BINS];
         for (k, u) in hints.unlearnt.iter_mut().enumerate() {
             *u = k < BINS / 2;
