@@ -427,6 +427,12 @@ impl EchoCanceller {
     /// The echo path changed: the far end bounds the echo again until the filter has
     /// re-converged, and the refined filter is told it knows little (so it steps fast).
     fn distrust(&mut self) {
+        // What the trusted filter held is the best guess of how loud the new path is.
+        if self.trusted {
+            let mut path = [0.0; BINS];
+            self.linear.output_filter().path_gain(&mut path);
+            suppressor::failed_path_gain(&path, &mut self.hints.failed_path_gain);
+        }
         self.trusted = false;
         self.trust_blocks = 0;
         self.linear.forget();
@@ -1105,6 +1111,85 @@ mod tests {
             let db = after_a_path_gain_change(scale);
             assert!(db < -25.0, "gain x{scale}: the echo at {db:.1} dB");
         }
+    }
+
+    /// Far end in syllables; echo through a 100 ms decaying response of power gain `gain`
+    /// over a unit path (a laptop's speaker next to its mic: 0-6 dB) and a 20 ms delay,
+    /// which from 6 s on is 50 ms later and 3 dB louder; the output over the mic (dB) in
+    /// 6.2-6.7 s, while the filter re-converges on the new path, and whether the canceller
+    /// saw the old path fail.
+    fn after_a_moved_loud_path(gain: f32) -> (f32, bool) {
+        let mut seed = 41u64;
+        let n = 24_000 * 7;
+        let far = syllables(n, &mut seed);
+        let mut taps: Vec<f32> = (0..2400)
+            .map(|i| noise(&mut seed) * (-(i as f32) / 300.0).exp())
+            .collect();
+        let energy: f32 = taps.iter().map(|t| t * t).sum();
+        taps.iter_mut().for_each(|t| *t *= (gain / energy).sqrt());
+        let change = 24_000 * 6;
+        let mic: Vec<f32> = (0..n)
+            .map(|i| {
+                let (delay, g) = if i < change {
+                    (480, 1.0)
+                } else {
+                    (480 + 1200, 2f32.sqrt())
+                };
+                let mut acc = 0.0;
+                for (k, t) in taps.iter().enumerate() {
+                    if i >= delay + k {
+                        acc += far[i - delay - k] * t;
+                    }
+                }
+                g * acc + 1e-4 * noise(&mut seed)
+            })
+            .collect();
+        let mut aec = EchoCanceller::new(24_000);
+        let mut out = vec![0f32; n];
+        let mut failed = false;
+        for ((f, m), o) in far
+            .chunks(240)
+            .zip(mic.chunks(240))
+            .zip(out.chunks_mut(240))
+        {
+            let before = aec.stats().converged;
+            aec.process(f, m, o);
+            failed |= before && !aec.stats().converged;
+        }
+        let db = suppression_db(&mic, &out, aec.latency_samples(), (6.2, 6.7));
+        (db, failed)
+    }
+
+    #[test]
+    fn a_loud_path_that_moves_is_bounded_while_the_filter_re_converges() {
+        // After the failure the far-end bound assumes the path the filter held, with room
+        // to have grown, and at least +9 dB over a unit path: a laptop's path moved by
+        // 50 ms and 3 dB louder stays bounded. Measured: -44.2 dB (unit path) and -38.2 dB
+        // (+6 dB); at a unit path's bound, the rule before, -18.7 dB at a unit path; with
+        // the +9 dB floor alone, -16.6 dB at +6 dB.
+        for gain_db in [0.0f32, 6.0] {
+            let (db, failed) = after_a_moved_loud_path(10f32.powf(gain_db / 10.0));
+            assert!(failed, "+{gain_db} dB: the old path never failed");
+            assert!(db < -25.0, "+{gain_db} dB: the echo at {db:.1} dB");
+        }
+    }
+
+    #[test]
+    fn the_bound_after_a_failure_follows_the_path_that_failed() {
+        let mut out = [0f32; BINS];
+        let mut path = [0f32; BINS];
+        path[1] = 4.0; // +6 dB over a unit path
+        path[2] = 1.0;
+        path[3] = f32::NAN;
+        path[4] = f32::INFINITY;
+        suppressor::failed_path_gain(&path, &mut out);
+        // A quiet or unit path gets the floor; a loud one its own gain with headroom; a
+        // non-finite one (absurd input overflowed the filter) the floor.
+        assert_eq!(out[0], out[2]);
+        assert!(out[1] > out[2] * 1.5, "{} vs {}", out[1], out[2]);
+        assert_eq!(out[3], out[0]);
+        assert_eq!(out[4], out[0]);
+        assert!(out.iter().all(|g| g.is_finite() && *g > 0.0));
     }
 
     #[test]
