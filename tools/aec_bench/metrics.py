@@ -175,9 +175,12 @@ def scene_figures(info: dict, outs: dict, comps: dict, rate: int, shape=None) ->
             comps["music"]["echo"], outs["music"], rate, r1 + 3.0, info["duration_s"] - 0.5
         )
     if "pathchange" in outs:
-        f["recovery"] = time_to(
-            comps["pathchange"]["echo"], outs["pathchange"], rate, s["path_change"], r1e
-        )
+        # From the moment the change reaches the mic: the far end played from
+        # ``path_change`` on takes the new path, and nothing changes at the mic before the
+        # path's bulk delay has passed (a Bluetooth speaker: 180-450 ms; timed from the
+        # reference, the figure would count the canceller's behaviour on the old path).
+        t_change = s["path_change"] + info["room"]["direct_path_ms"] / 1000.0
+        f["recovery"] = time_to(comps["pathchange"]["echo"], outs["pathchange"], rate, t_change, r1e)
     return f
 
 

@@ -254,6 +254,10 @@ def markdown(sets, methods, elapsed_s, commit, command):
         " counts onsets in the echo-only and music runs plus onsets outside the user's speech in"
         " the full run; *hears the user* is the worst delay of the three utterances' onsets"
         " (0 when already in speech, `never` when missed).",
+        "- Path change: the far end played from the change on takes a path 50 ms later, with"
+        " another gain and position; the recovery is timed from when the change reaches the mic"
+        " (the change plus the path's bulk delay, `direct_path_ms`) to the first moment the ERLE"
+        " holds 20 dB for a second.",
         "- Saturating loudspeaker: tanh then a hard clip at 0.45 of the drive's peak (its"
         " distortion is 17-20 dB under the signal, listed per scene in `scene.json`): a linear"
         " filter alone cannot go past that.",
