@@ -222,9 +222,27 @@ def vad_events(out: np.ndarray, rate: int, threshold_dbfs=VAD_DBFS):
     return events
 
 
-def vad_figures(info: dict, outs: dict, rate: int) -> dict:
+def speech_spans(events, end_s: float):
+    """[(start, stop)] of the detector's speech from its events (a span still open at the
+    end closes at ``end_s``)."""
+    spans, start = [], None
+    for k, t in events:
+        if k == "started":
+            start = t
+        elif start is not None:
+            spans.append((start, t))
+            start = None
+    if start is not None:
+        spans.append((start, end_s))
+    return spans
+
+
+def vad_figures(info: dict, outs: dict, rate: int, comps: dict | None = None) -> dict:
     """``vad_false``: speech_started events the user did not cause (any in the echo-only and
-    music variants; in the full one, any starting outside the user's utterances);
+    music variants; in the full one, any starting outside the user's utterances and outside
+    what the room's own sound sets off: the detector's speech spans on what should come out,
+    near end + room noise, from ``comps``; a room's noise has bursts over the threshold,
+    traffic or a door, that the mic would pass with no far end at all);
     ``vad_detect``: the worst, over the user's three utterances, of the time from the first
     sound to the detector's onset (inf: not detected; 0 when already in speech)."""
     s = info["segments"]
@@ -237,8 +255,12 @@ def vad_figures(info: dict, outs: dict, rate: int) -> dict:
     if "full" in outs:
         ev = vad_events(outs["full"], rate)
         starts = [t for k, t in ev if k == "started"]
+        room = []
+        if comps is not None and "full" in comps:
+            target = comps["full"]["near"] + comps["full"]["noise"]
+            room = speech_spans(vad_events(target, rate), len(target) / rate)
         for t in starts:
-            if not any(a - 0.1 <= t <= b for a, b in utts):
+            if not any(a - 0.1 <= t <= b for a, b in utts + room):
                 false += 1
         worst = 0.0
         for a, b in utts:

@@ -158,7 +158,7 @@ class Runner:
             h = self.response.get(m.name)
             shape = (lambda x, h=h: M.apply_response(x, h)) if h is not None else None
             fig = metrics.scene_figures(info, outs, comps, rate, shape)
-            fig.update(metrics.vad_figures(info, outs, rate))
+            fig.update(metrics.vad_figures(info, outs, rate, comps))
             fig["cost_us"] = mean(costs)
             res[m.name] = fig
         return res
@@ -251,8 +251,9 @@ def markdown(sets, methods, elapsed_s, commit, command):
         " (`near` in the scene row: + is louder than the echo).",
         "- VAD: the local server's energy VAD (server_vad defaults: -40 dBFS over 20 ms frames,"
         " 60 ms onset, 500 ms silence) on each output. *speech_started from the model or the game*"
-        " counts onsets in the echo-only and music runs plus onsets outside the user's speech in"
-        " the full run; *hears the user* is the worst delay of the three utterances' onsets"
+        " counts onsets in the echo-only and music runs plus, in the full run, onsets outside the"
+        " user's speech and outside the detector's speech on what should come out (near end +"
+        " room noise: the room's own noise bursts set it off with no far end at all); *hears the user* is the worst delay of the three utterances' onsets"
         " (0 when already in speech, `never` when missed).",
         "- Path change: the far end played from the change on takes a path 50 ms later, with"
         " another gain and position; the recovery is timed from when the change reaches the mic"
