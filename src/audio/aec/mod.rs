@@ -1065,6 +1065,49 @@ mod tests {
         assert!(follows_echo(0.9) && follows_echo(-0.5));
     }
 
+    /// The mic for `far` through `taps`: from sample `change` on, the echo `(delay, gain)`
+    /// is `after` instead of `before` (delays in samples, gains in amplitude), plus a
+    /// -80 dBFS floor drawn from `seed`.
+    fn echo_with_a_change(
+        far: &[f32],
+        taps: &[f32],
+        change: usize,
+        before: (usize, f32),
+        after: (usize, f32),
+        seed: &mut u64,
+    ) -> Vec<f32> {
+        (0..far.len())
+            .map(|i| {
+                let (delay, g) = if i < change { before } else { after };
+                let mut acc = 0.0;
+                for (k, t) in taps.iter().enumerate() {
+                    if i >= delay + k {
+                        acc += far[i - delay - k] * t;
+                    }
+                }
+                g * acc + 1e-4 * noise(seed)
+            })
+            .collect()
+    }
+
+    /// Runs a canceller at 24 kHz over `far` and `mic` in 10 ms calls: its output, the
+    /// canceller, and whether a trusted filter was ever distrusted (the old path failed).
+    fn run_watching_for_failure(far: &[f32], mic: &[f32]) -> (Vec<f32>, EchoCanceller, bool) {
+        let mut aec = EchoCanceller::new(24_000);
+        let mut out = vec![0f32; mic.len()];
+        let mut failed = false;
+        for ((f, m), o) in far
+            .chunks(240)
+            .zip(mic.chunks(240))
+            .zip(out.chunks_mut(240))
+        {
+            let before = aec.stats().converged;
+            aec.process(f, m, o);
+            failed |= before && !aec.stats().converged;
+        }
+        (out, aec, failed)
+    }
+
     /// Far end in syllables (white noise bursts of 100-300 ms, silent about a third of the
     /// time), echo through a 50 ms delay and a 100 ms decaying response whose gain
     /// `scale` multiplies from 6 s on; the output over the mic (dB) 6.25-7 s.
@@ -1075,28 +1118,15 @@ mod tests {
         let taps: Vec<f32> = (0..2400)
             .map(|i| 0.3 * noise(&mut seed) * (-(i as f32) / 300.0).exp())
             .collect();
-        let (change, delay) = (24_000 * 6, 1200usize);
-        let mic: Vec<f32> = (0..n)
-            .map(|i| {
-                let g = if i < change { 1.0 } else { scale };
-                let mut acc = 0.0;
-                for (k, t) in taps.iter().enumerate() {
-                    if i >= delay + k {
-                        acc += far[i - delay - k] * t;
-                    }
-                }
-                g * acc + 1e-4 * noise(&mut seed)
-            })
-            .collect();
-        let mut aec = EchoCanceller::new(24_000);
-        let mut out = vec![0f32; n];
-        for ((f, m), o) in far
-            .chunks(240)
-            .zip(mic.chunks(240))
-            .zip(out.chunks_mut(240))
-        {
-            aec.process(f, m, o);
-        }
+        let mic = echo_with_a_change(
+            &far,
+            &taps,
+            24_000 * 6,
+            (1200, 1.0),
+            (1200, scale),
+            &mut seed,
+        );
+        let (out, aec, _) = run_watching_for_failure(&far, &mic);
         suppression_db(&mic, &out, aec.latency_samples(), (6.25, 7.0))
     }
 
@@ -1127,35 +1157,15 @@ mod tests {
             .collect();
         let energy: f32 = taps.iter().map(|t| t * t).sum();
         taps.iter_mut().for_each(|t| *t *= (gain / energy).sqrt());
-        let change = 24_000 * 6;
-        let mic: Vec<f32> = (0..n)
-            .map(|i| {
-                let (delay, g) = if i < change {
-                    (480, 1.0)
-                } else {
-                    (480 + 1200, 2f32.sqrt())
-                };
-                let mut acc = 0.0;
-                for (k, t) in taps.iter().enumerate() {
-                    if i >= delay + k {
-                        acc += far[i - delay - k] * t;
-                    }
-                }
-                g * acc + 1e-4 * noise(&mut seed)
-            })
-            .collect();
-        let mut aec = EchoCanceller::new(24_000);
-        let mut out = vec![0f32; n];
-        let mut failed = false;
-        for ((f, m), o) in far
-            .chunks(240)
-            .zip(mic.chunks(240))
-            .zip(out.chunks_mut(240))
-        {
-            let before = aec.stats().converged;
-            aec.process(f, m, o);
-            failed |= before && !aec.stats().converged;
-        }
+        let mic = echo_with_a_change(
+            &far,
+            &taps,
+            24_000 * 6,
+            (480, 1.0),
+            (480 + 1200, 2f32.sqrt()),
+            &mut seed,
+        );
+        let (out, aec, failed) = run_watching_for_failure(&far, &mic);
         let db = suppression_db(&mic, &out, aec.latency_samples(), (6.2, 6.7));
         (db, failed)
     }
