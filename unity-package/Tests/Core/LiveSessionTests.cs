@@ -285,7 +285,9 @@ namespace RealtimeVoice.Tests
                 long frames = 0;
                 Wait.Until(() => frames > 0, () => { s.Poll(); frames += s.PullPlayback(buf, 441, 2, 44100); }, 20000,
                                   "model audio at 44.1 kHz");
-                Assert.IsTrue(started >= 1, "response started");
+                // The worker queues response.created before it writes the first audio, but a Poll
+                // can run between the two: the event is then read on the next Poll, not lost.
+                Wait.Until(() => started >= 1, () => s.Poll(), 2000, "response started");
                 s.CancelResponse(); // barge-in by button: playback is flushed at once
                 long after = 0;
                 for (int i = 0; i < 20; i++)
