@@ -293,7 +293,7 @@ SMOKE_BOUNDS = [
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--set", default="tune", choices=["tune", "heldout", "all", "smoke", "stereo"], help="stereo: the opt-in two-loudspeaker set (stereo.py), not in all")
+    ap.add_argument("--set", default="tune", choices=["tune", "heldout", "all", "smoke", "stereo", "check"], help="stereo: the opt-in two-loudspeaker set (stereo.py); check: the opt-in set that confirms a change found on a held-out room; neither is in all")
     ap.add_argument("--smoke", action="store_true", help="short scenes and bounds (CI)")
     ap.add_argument("--only", help="methods, comma separated: ours, ours-linear, aec3, aec3ns, speex (default ours,aec3,speex); stereo set also aec3-st, speex-st, speex-lin, speex-st-lin (default all of those with ours, ours-linear, aec3, speex)")
     ap.add_argument("--data", default=default_data_dir(), help="where scenes are generated (and anchors' outputs cached)")

@@ -490,7 +490,8 @@ def generate(spec: SceneSpec, out_dir: str) -> dict:
 
 def _spec_list(set_name: str) -> list[SceneSpec]:
     """The scenes of a set. ``tune`` is what the canceller may be tuned on; ``heldout`` has
-    other rooms, voices, levels and seeds and must never be tuned on; ``smoke`` is short."""
+    other rooms, voices, levels and seeds and must never be tuned on; ``check`` (opt-in, not in
+    ``all``) confirms a change found on a held-out room; ``smoke`` is short."""
     if set_name == "tune":
         mv, uv = MODEL_VOICES_TUNE, USER_VOICES_TUNE
         rows = [
@@ -514,6 +515,21 @@ def _spec_list(set_name: str) -> list[SceneSpec]:
             ("h6-tv-bt-long", "tv", 0.75, 2.0, -45.0, 450, 300),
         ]
         base_seed = 7000
+    elif set_name == "check":
+        # Run only to confirm a change that was found by looking at a held-out room: rooms,
+        # levels and seeds of their own (the held-out voices); never tuned on or inspected.
+        mv, uv = MODEL_VOICES_HELDOUT, USER_VOICES_HELDOUT
+        rows = [
+            ("c1-laptop", "laptop", 0.4, -3.0, -51.0, 0, 300),
+            ("c2-laptop-bt", "laptop", 0.5, 2.0, -49.0, 220, -300),
+            ("c3-desk", "desk", 0.3, -5.0, -53.0, 0, -300),
+            ("c4-desk-bt", "desk", 0.7, 4.0, -47.0, 320, 300),
+            ("c5-tv", "tv", 0.6, 0.0, -50.0, 0, 300),
+            ("c6-tv", "tv", 0.45, 5.0, -48.0, 0, -300),
+            ("c7-tv-bt", "tv", 0.65, -2.0, -46.0, 380, 300),
+            ("c8-desk-echoey", "desk", 0.8, 1.0, -52.0, 0, -300),
+        ]
+        base_seed = 9100
     elif set_name == "smoke":
         mv, uv = MODEL_VOICES_TUNE, USER_VOICES_TUNE
         rows = [
