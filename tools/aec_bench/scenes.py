@@ -517,7 +517,7 @@ def _spec_list(set_name: str) -> list[SceneSpec]:
         base_seed = 7000
     elif set_name == "check":
         # Run only to confirm a change that was found by looking at a held-out room: rooms,
-        # levels and seeds of their own (the held-out voices); never tuned on or inspected.
+        # levels and seeds of their own (the held-out voices); never tuned on.
         mv, uv = MODEL_VOICES_HELDOUT, USER_VOICES_HELDOUT
         rows = [
             ("c1-laptop", "laptop", 0.4, -3.0, -51.0, 0, 300),
