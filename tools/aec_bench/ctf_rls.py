@@ -5,8 +5,8 @@ sum_p H_p(k) X(k, m - p), far-end frames of the same window and hop), scored out
 The plugin's linear stage adapts with a state variance that is diagonal over its 70
 partitions, which gives it NLMS pace (``ls_oracle.py`` measures what the data would allow).
 Here each bin solves for its few taps jointly (exponentially weighted least squares, the
-taps' correlation included), at a cost of frame/2 x taps^2 per hop (4096 / 1024 / 9 taps:
-about 20 M multiply-adds a second at 24 kHz). Its output needs whole frames (170 ms at
+taps' correlation included), at a cost of about 3 x frame/2 x taps^2 complex multiply-adds
+per hop (4096 / 1024 / 9 taps: about 12 M a second at 24 kHz). Its output needs whole frames (170 ms at
 4096), so it cannot make the plugin's output as it is; what it shows is how fast the echo
 path can be learnt. The error of frame m is computed with the taps as they were before any
 frame overlapping frame m was learnt from (out of sample), and overlap-added.
